@@ -1,0 +1,80 @@
+"""Every development task of the repository as a nox session.
+
+``./dev test`` runs ``lint``, ``typecheck`` and ``tests``; ``./dev serve`` runs
+``serve``. Sessions install the packages of this repository in editable mode
+with uv, so a second run only checks what changed.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.error_on_missing_interpreters = False
+
+PACKAGES = ["packages/timerkernel[http]", "packages/backends", "packages/timerserver"]
+TEST_REQUIREMENTS = ["pytest>=8.3", "pytest-timeout>=2.3", "httpx>=0.27"]
+TOOLS = ["ruff==0.17.6", "mypy==2.4.1"]
+SOURCES = ["packages", "bench", "docs", "noxfile.py"]
+
+
+def install_packages(session: nox.Session, *extra: str) -> None:
+    editable = [arg for package in PACKAGES for arg in ("-e", package)]
+    session.install(*editable, *extra)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Check formatting and lint rules with ruff."""
+    session.install(TOOLS[0])
+    session.run("ruff", "format", "--check", *SOURCES)
+    session.run("ruff", "check", *SOURCES)
+
+
+@nox.session
+def fmt(session: nox.Session) -> None:
+    """Format the sources and apply ruff's safe fixes."""
+    session.install(TOOLS[0])
+    session.run("ruff", "check", "--fix", *SOURCES)
+    session.run("ruff", "format", *SOURCES)
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """Type-check the packages and their tests with mypy --strict."""
+    install_packages(session, *TEST_REQUIREMENTS, TOOLS[1])
+    session.run(
+        "mypy",
+        "packages/timerkernel/src",
+        "packages/backends/src",
+        "packages/timerserver/src",
+    )
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run every package's tests; arguments after -- go to pytest."""
+    install_packages(session, *TEST_REQUIREMENTS)
+    session.run(
+        "pytest",
+        "packages/timerkernel/tests",
+        "packages/backends/tests",
+        "packages/timerserver/tests",
+        "docs",
+        *session.posargs,
+    )
+
+
+@nox.session
+def serve(session: nox.Session) -> None:
+    """Start the server on the embedded SQLite store (./timers.db by default)."""
+    install_packages(session)
+    session.run("timerserver", "serve", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run the benchmark and write docs/performance.md; see bench/README.md."""
+    install_packages(session, "httpx>=0.27")
+    session.run("python", "bench/run.py", *session.posargs)

@@ -1,0 +1,3 @@
+"""Durable storage backends for timerkernel."""
+
+from __future__ import annotations

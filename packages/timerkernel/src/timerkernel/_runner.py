@@ -1,0 +1,650 @@
+"""The runner: holds shard leases and fires the due timers of its shards."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import math
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import anyio
+import attrs
+from anyio.abc import TaskGroup, TaskStatus
+
+from ._exceptions import StorageError
+from ._kernel import Kernel, TimerEvent, TimerEventKind
+from ._model import (
+    UNSET,
+    Attempt,
+    AttemptOutcome,
+    Delivered,
+    DeliveryFailed,
+    DeliveryResult,
+    DueTimer,
+    ErrorKind,
+    LastError,
+    Outcome,
+    Rescheduled,
+    Timer,
+    TimerStatus,
+    from_millis,
+    to_millis,
+)
+from .abc import Dispatcher
+
+logger = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class RunnerSettings:
+    """How a runner paces itself.
+
+    :param lookahead_seconds: timers due within this window are kept in
+        memory, so memory grows with the due rate, not the number stored.
+    :param poll_interval_seconds: how often the store is asked for timers
+        entering the window; timers created in the same process are seen
+        at once.
+    :param max_loaded: at most this many due timers in memory.
+    :param batch_size: timers claimed in one store call.
+    :param max_in_flight: deliveries under way at once.
+    :param lease_duration_seconds: how long a shard lease lasts unrenewed;
+        a runner that dies loses its shards after this long.
+    :param heartbeat_interval_seconds: how often leases are renewed and the
+        fair share is recomputed.
+    :param purge_interval_seconds: how often finished timers past their
+        retention are purged.
+    :param storage_retry_seconds: first wait after a storage failure; it
+        doubles up to ten times this.
+    """
+
+    lookahead_seconds: float = 5.0
+    poll_interval_seconds: float = 1.0
+    max_loaded: int = 50_000
+    batch_size: int = 500
+    max_in_flight: int = 512
+    lease_duration_seconds: float = 10.0
+    heartbeat_interval_seconds: float = 2.0
+    purge_interval_seconds: float = 60.0
+    storage_retry_seconds: float = 0.5
+
+
+def retry_delay(timer: Timer, attempt: int, retry_after: float | None) -> float:
+    """Seconds to wait after failed *attempt* (1-based) of *timer*.
+
+    The policy's exponential backoff, or a ``Retry-After`` the target sent;
+    either is capped at ``max_interval_seconds``.
+    """
+    policy = timer.retry_policy
+    if retry_after is not None:
+        return min(max(retry_after, 0.0), policy.max_interval_seconds)
+
+    try:
+        delay = policy.initial_interval_seconds * policy.backoff_coefficient ** (attempt - 1)
+    except OverflowError:
+        delay = math.inf
+
+    return min(delay, policy.max_interval_seconds)
+
+
+def next_state(
+    timer: Timer,
+    result: DeliveryResult,
+    *,
+    started_at: datetime,
+    finished_at: datetime,
+) -> tuple[Timer, Attempt]:
+    """Return the timer after a delivery attempt, and the attempt's record."""
+    attempt_number = timer.attempts + 1
+    finished = from_millis(to_millis(finished_at))
+    first_attempt_at = timer.first_attempt_at or from_millis(to_millis(started_at))
+    common = {"updated_at": finished, "version": timer.version + 1, "attempt_seq": timer.attempt_seq + 1}
+    record = {
+        "seq": timer.attempt_seq + 1,
+        "attempt": attempt_number,
+        "fire_at": timer.fire_at,
+        "started_at": from_millis(to_millis(started_at)),
+        "duration_ms": max(0, round((finished_at - started_at).total_seconds() * 1000)),
+    }
+
+    if isinstance(result, Delivered):
+        changed = attrs.evolve(
+            timer,
+            status=TimerStatus.succeeded,
+            attempts=attempt_number,
+            next_attempt_at=None,
+            executed_at=finished,
+            first_attempt_at=first_attempt_at,
+            **common,
+        )
+        return changed, Attempt(outcome=AttemptOutcome.succeeded, status_code=None, **record)
+
+    if isinstance(result, Rescheduled):
+        changed = attrs.evolve(
+            timer,
+            fire_at=result.fire_at,
+            status=TimerStatus.scheduled,
+            attempts=0,
+            next_attempt_at=result.fire_at,
+            executed_at=finished,
+            first_attempt_at=None,
+            payload=timer.payload if result.payload is UNSET else result.payload,
+            callback=timer.callback if result.callback is UNSET else result.callback,
+            retry_policy=(
+                timer.retry_policy if result.retry_policy is UNSET else result.retry_policy
+            ),
+            **common,
+        )
+        return changed, Attempt(outcome=AttemptOutcome.rescheduled, **record)
+
+    error = LastError(
+        at=finished, kind=result.kind, message=result.message, status_code=result.status_code
+    )
+    policy = timer.retry_policy
+    delay = retry_delay(timer, attempt_number, result.retry_after_seconds)
+    out_of_attempts = policy.max_attempts != 0 and attempt_number >= policy.max_attempts
+    next_at: datetime | None = None
+    if not out_of_attempts and math.isfinite(delay):
+        try:
+            next_at = from_millis(to_millis(finished_at + timedelta(seconds=delay)))
+        except OverflowError:
+            next_at = None
+
+    if next_at is not None and policy.max_duration_seconds is not None:
+        deadline = first_attempt_at + timedelta(seconds=policy.max_duration_seconds)
+        if next_at > deadline:
+            next_at = None
+
+    changed = attrs.evolve(
+        timer,
+        status=TimerStatus.scheduled if next_at is not None else TimerStatus.failed,
+        attempts=attempt_number,
+        next_attempt_at=next_at,
+        last_error=error,
+        first_attempt_at=first_attempt_at,
+        **common,
+    )
+    attempt = Attempt(
+        outcome=AttemptOutcome.failed, status_code=result.status_code, error=error, **record
+    )
+    return changed, attempt
+
+
+@attrs.define
+class _Pending:
+    """A delivery that finished and waits for its outcome to be written."""
+
+    outcome: Outcome
+    kind: TimerEventKind
+    due_at: datetime
+
+
+class Runner:
+    """Fires the timers of the shards it holds.
+
+    Start it with ``await task_group.start(runner.run)``; stop it with
+    :meth:`stop`, which lets deliveries in flight finish, writes their
+    outcomes and releases the shards.
+
+    :param kernel: the kernel whose store and clock the runner uses; the
+        runner also hears of timers created in the same process through it.
+    :param dispatcher: delivers due timers.
+    :param settings: pacing and limits.
+    :param runner_id: this runner's name in leases; random by default.
+    """
+
+    def __init__(
+        self,
+        kernel: Kernel,
+        dispatcher: Dispatcher,
+        *,
+        settings: RunnerSettings | None = None,
+        runner_id: str | None = None,
+    ) -> None:
+        self.kernel = kernel
+        self.store = kernel.store
+        self.clock = kernel.clock
+        self.dispatcher = dispatcher
+        self.settings = settings or RunnerSettings()
+        self.runner_id = runner_id or f"runner-{uuid.uuid4().hex[:12]}"
+
+        self.leases: dict[int, int] = {}
+        self._loaded: dict[tuple[str, str], DueTimer] = {}
+        self._heap: list[tuple[datetime, int, DueTimer]] = []
+        self._order = itertools.count()
+        self._in_flight: set[tuple[str, str]] = set()
+        self._pending: list[_Pending] = []
+        self._wake_fire = anyio.Event()
+        self._wake_writer = anyio.Event()
+        self._idle = anyio.Event()
+        self._stopping = anyio.Event()
+        self._limiter = anyio.Semaphore(self.settings.max_in_flight)
+        self._task_group: TaskGroup | None = None
+
+    # -- lifecycle ----------------------------------------------------------
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Run until :meth:`stop` is called or the task is cancelled."""
+        await self.dispatcher.start()
+        remove_listener = self.kernel.add_listener(self._on_event)
+        try:
+            async with anyio.create_task_group() as task_group:
+                self._task_group = task_group
+                try:
+                    await self._balance_leases()
+                except StorageError as exc:
+                    logger.warning(
+                        "taking shards failed, retrying: %s", exc, extra={"action": "lease_renewal"}
+                    )
+
+                task_group.start_soon(self._lease_loop)
+                task_group.start_soon(self._poll_loop)
+                task_group.start_soon(self._fire_loop)
+                task_group.start_soon(self._write_loop)
+                task_group.start_soon(self._purge_loop)
+                logger.info(
+                    "runner %s started with %d shards",
+                    self.runner_id,
+                    len(self.leases),
+                    extra={"action": "runner_started", "runner_id": self.runner_id},
+                )
+                task_status.started()
+
+                await self._stopping.wait()
+                await self._drain()
+                task_group.cancel_scope.cancel()
+        finally:
+            remove_listener()
+            with anyio.CancelScope(shield=True):
+                await self._shut_down()
+
+    def stop(self) -> None:
+        """Ask the runner to finish its deliveries in flight and stop."""
+        self._stopping.set()
+        self._wake_fire.set()
+
+    async def _drain(self) -> None:
+        while self._in_flight:
+            self._idle = anyio.Event()
+            self._wake_writer.set()
+            await self._idle.wait()
+
+    async def _shut_down(self) -> None:
+        try:
+            with anyio.move_on_after(5):
+                await self.store.release_leases(self.runner_id, list(self.leases))
+                await self.store.remove_runner(self.runner_id)
+        except StorageError:
+            logger.warning("could not release shards on stop; they expire instead")
+        finally:
+            self.leases.clear()
+            await self.dispatcher.close()
+            logger.info(
+                "runner %s stopped",
+                self.runner_id,
+                extra={"action": "runner_stopped", "runner_id": self.runner_id},
+            )
+
+    # -- leases -------------------------------------------------------------
+
+    async def _lease_loop(self) -> None:
+        interval = self.settings.heartbeat_interval_seconds
+        while True:
+            await self.clock.sleep_until(self.clock.now() + timedelta(seconds=interval))
+            try:
+                await self._balance_leases()
+            except StorageError as exc:
+                logger.warning("lease renewal failed: %s", exc, extra={"action": "lease_renewal"})
+
+    async def _balance_leases(self) -> None:
+        """Renew held leases, then move toward a fair share of the shards."""
+        now = self.clock.now()
+        duration = self.settings.lease_duration_seconds
+        live = await self.store.heartbeat(self.runner_id, now=now, ttl=duration)
+        renewed = await self.store.renew_leases(
+            self.runner_id, self.leases, now=now, duration=duration
+        )
+        for shard in self.leases.keys() - renewed.keys():
+            logger.info("lost shard %d", shard, extra={"action": "shard_lost", "shard": shard})
+
+        self.leases = renewed
+        target = _fair_share(self.kernel.shard_count, live, self.runner_id)
+        if len(self.leases) > target:
+            extra = sorted(self.leases)[target:]
+            await self.store.release_leases(self.runner_id, extra)
+            for shard in extra:
+                del self.leases[shard]
+
+            logger.info(
+                "released shards %s for rebalancing",
+                extra,
+                extra={"action": "shards_released"},
+            )
+        elif len(self.leases) < target:
+            await self._take_free_shards(target - len(self.leases), now, duration)
+
+    async def _take_free_shards(self, wanted: int, now: datetime, duration: float) -> None:
+        leases = {lease.shard: lease for lease in await self.store.list_leases()}
+        free = [
+            shard
+            for shard in range(self.kernel.shard_count)
+            if shard not in self.leases
+            and (
+                shard not in leases
+                or leases[shard].owner is None
+                or leases[shard].expires_at <= now
+            )
+        ]
+        if not free:
+            return
+
+        acquired = await self.store.acquire_leases(
+            self.runner_id, free[:wanted], now=now, duration=duration
+        )
+        for shard, epoch in acquired.items():
+            logger.info(
+                "acquired shard %d at epoch %d",
+                shard,
+                epoch,
+                extra={"action": "shard_acquired", "shard": shard, "epoch": epoch},
+            )
+
+        self.leases.update(acquired)
+        if acquired:
+            self._wake_fire.set()
+
+    # -- loading due timers ------------------------------------------------
+
+    async def _poll_loop(self) -> None:
+        failures = 0
+        while True:
+            try:
+                await self._load_due()
+                failures = 0
+                wait = self.settings.poll_interval_seconds
+            except StorageError as exc:
+                failures += 1
+                wait = self._storage_backoff(failures)
+                logger.warning(
+                    "loading due timers failed, retrying in %.1fs: %s",
+                    wait,
+                    exc,
+                    extra={"action": "load_due"},
+                )
+
+            await self.clock.sleep_until(self.clock.now() + timedelta(seconds=wait))
+
+    async def _load_due(self) -> None:
+        if not self.leases:
+            return
+
+        horizon = self.clock.now() + timedelta(seconds=self.settings.lookahead_seconds)
+        due = await self.store.fetch_due(
+            list(self.leases), horizon=horizon, limit=self.settings.max_loaded
+        )
+        for entry in due:
+            self._remember(entry)
+
+        logger.debug("loaded %d due timers", len(due), extra={"action": "load_due"})
+
+    def _remember(self, entry: DueTimer) -> None:
+        if entry.key in self._in_flight:
+            return
+
+        known = self._loaded.get(entry.key)
+        if known is not None and known.version >= entry.version:
+            return
+
+        if known is None and len(self._loaded) >= self.settings.max_loaded:
+            return
+
+        self._loaded[entry.key] = entry
+        heapq.heappush(self._heap, (entry.next_attempt_at, next(self._order), entry))
+        if self._heap[0][2] is entry:
+            self._wake_fire.set()
+
+    def _on_event(self, event: TimerEvent) -> None:
+        """Hear of timers changed in this process without waiting for a poll."""
+        timer = event.timer
+        if event.kind is TimerEventKind.deleted:
+            self._loaded.pop(timer.key, None)
+            return
+
+        if event.kind not in (TimerEventKind.created, TimerEventKind.updated):
+            return
+
+        known = self._loaded.get(timer.key)
+        if known is not None and known.version < timer.version:
+            del self._loaded[timer.key]
+
+        if timer.shard not in self.leases or timer.next_attempt_at is None:
+            return
+
+        horizon = self.clock.now() + timedelta(seconds=self.settings.lookahead_seconds)
+        if timer.status is TimerStatus.scheduled and timer.next_attempt_at <= horizon:
+            self._remember(
+                DueTimer(timer.namespace, timer.id, timer.version, timer.next_attempt_at, timer.shard)
+            )
+
+    # -- firing -----------------------------------------------------------
+
+    def _pop_due(self, now: datetime) -> list[DueTimer]:
+        due: list[DueTimer] = []
+        while self._heap and len(due) < self.settings.batch_size:
+            due_at, _, entry = self._heap[0]
+            if due_at > now:
+                break
+
+            heapq.heappop(self._heap)
+            if self._loaded.get(entry.key) is not entry:
+                continue
+
+            del self._loaded[entry.key]
+            if entry.shard in self.leases:
+                due.append(entry)
+
+        return due
+
+    async def _fire_loop(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            self._wake_fire = anyio.Event()
+            due = self._pop_due(self.clock.now())
+            if not due:
+                await self._wait_for_due()
+                continue
+
+            try:
+                timers = await self.store.claim_timers(due)
+                failures = 0
+            except StorageError as exc:
+                failures += 1
+                for entry in due:
+                    self._remember(entry)
+
+                wait = self._storage_backoff(failures)
+                logger.warning(
+                    "claiming due timers failed, retrying in %.1fs: %s",
+                    wait,
+                    exc,
+                    extra={"action": "claim"},
+                )
+                await self.clock.sleep_until(self.clock.now() + timedelta(seconds=wait))
+                continue
+
+            logger.debug("claimed %d of %d due timers", len(timers), len(due), extra={"action": "claim"})
+            assert self._task_group is not None
+            for timer in timers:
+                epoch = self.leases.get(timer.shard)
+                if epoch is None or timer.key in self._in_flight:
+                    continue
+
+                await self._limiter.acquire()
+                self._in_flight.add(timer.key)
+                self._task_group.start_soon(self._deliver, timer, epoch)
+
+    async def _wait_for_due(self) -> None:
+        wake = self._wake_fire
+        if not self._heap:
+            await wake.wait()
+            return
+
+        deadline = self._heap[0][0]
+        async with anyio.create_task_group() as waiters:
+
+            async def sleep() -> None:
+                await self.clock.sleep_until(deadline)
+                waiters.cancel_scope.cancel()
+
+            async def woken() -> None:
+                await wake.wait()
+                waiters.cancel_scope.cancel()
+
+            waiters.start_soon(sleep)
+            waiters.start_soon(woken)
+
+    async def _deliver(self, timer: Timer, epoch: int) -> None:
+        due_at = timer.next_attempt_at or timer.fire_at
+        started_at = self.clock.now()
+        started = time.perf_counter()
+        try:
+            result = await self.dispatcher.deliver(timer, timer.attempts + 1)
+        except Exception as exc:
+            logger.exception(
+                "dispatcher raised on timer %s", timer.id, extra={"timer_id": timer.id, "action": "deliver"}
+            )
+            result = DeliveryFailed(ErrorKind.connection, f"dispatcher error: {exc!r}")
+        finally:
+            self._limiter.release()
+
+        elapsed = timedelta(seconds=time.perf_counter() - started)
+        changed, attempt = next_state(
+            timer, result, started_at=started_at, finished_at=started_at + elapsed
+        )
+        self._pending.append(
+            _Pending(
+                Outcome(changed, timer.version, attempt, epoch),
+                _event_kind(changed, attempt),
+                due_at,
+            )
+        )
+        self._wake_writer.set()
+
+    # -- writing outcomes -------------------------------------------------
+
+    async def _write_loop(self) -> None:
+        failures = 0
+        while True:
+            if not self._pending:
+                self._wake_writer = anyio.Event()
+                if not self._in_flight:
+                    self._idle.set()
+
+                await self._wake_writer.wait()
+                continue
+
+            batch = self._pending[: self.settings.batch_size]
+            try:
+                applied = await self.store.record_outcomes([item.outcome for item in batch])
+                failures = 0
+            except StorageError as exc:
+                failures += 1
+                wait = self._storage_backoff(failures)
+                logger.warning(
+                    "recording %d outcomes failed, retrying in %.1fs: %s",
+                    len(batch),
+                    wait,
+                    exc,
+                    extra={"action": "record_outcomes"},
+                )
+                await self.clock.sleep_until(self.clock.now() + timedelta(seconds=wait))
+                continue
+
+            del self._pending[: len(batch)]
+            self._after_write(batch, applied)
+
+    def _after_write(self, batch: Sequence[_Pending], applied: Sequence[bool]) -> None:
+        for item, ok in zip(batch, applied, strict=True):
+            timer = item.outcome.timer
+            self._in_flight.discard(timer.key)
+            if not ok:
+                logger.info(
+                    "outcome of timer %s dropped: changed, deleted or shard lost meanwhile",
+                    timer.id,
+                    extra={"timer_id": timer.id, "action": "outcome_fenced"},
+                )
+                continue
+
+            self._log_outcome(item)
+            self.kernel.emit(TimerEvent(item.kind, timer, item.outcome.attempt))
+            if timer.status is TimerStatus.scheduled and timer.next_attempt_at is not None:
+                self._on_event(TimerEvent(TimerEventKind.updated, timer))
+
+        if not self._in_flight:
+            self._idle.set()
+
+    def _log_outcome(self, item: _Pending) -> None:
+        timer = item.outcome.timer
+        extra = {"timer_id": timer.id, "namespace": timer.namespace, "action": item.kind.value}
+        if item.kind is TimerEventKind.failed:
+            error = timer.last_error
+            logger.error(
+                "timer %s/%s failed for good after %d attempts: %s",
+                timer.namespace,
+                timer.id,
+                timer.attempts,
+                error.message if error else "",
+                extra=extra,
+            )
+        elif item.kind is TimerEventKind.retrying:
+            logger.warning(
+                "timer %s/%s attempt %d failed, next at %s: %s",
+                timer.namespace,
+                timer.id,
+                timer.attempts,
+                timer.next_attempt_at,
+                timer.last_error.message if timer.last_error else "",
+                extra=extra,
+            )
+        else:
+            logger.info("timer %s/%s %s", timer.namespace, timer.id, item.kind.value, extra=extra)
+
+    # -- retention ----------------------------------------------------------
+
+    async def _purge_loop(self) -> None:
+        interval = self.settings.purge_interval_seconds
+        while True:
+            try:
+                purged = await self.kernel.purge_finished()
+                if purged:
+                    logger.info("purged %d finished timers", purged, extra={"action": "purge"})
+            except StorageError as exc:
+                logger.warning("purging finished timers failed: %s", exc, extra={"action": "purge"})
+
+            await self.clock.sleep_until(self.clock.now() + timedelta(seconds=interval))
+
+    def _storage_backoff(self, failures: int) -> float:
+        base = self.settings.storage_retry_seconds
+        return float(min(base * 2 ** (failures - 1), base * 10))
+
+
+def _fair_share(shard_count: int, live: Sequence[str], runner_id: str) -> int:
+    runners = sorted(set(live) | {runner_id})
+    base, extra = divmod(shard_count, len(runners))
+    return base + (1 if runners.index(runner_id) < extra else 0)
+
+
+def _event_kind(timer: Timer, attempt: Attempt) -> TimerEventKind:
+    if attempt.outcome is AttemptOutcome.succeeded:
+        return TimerEventKind.delivered
+
+    if attempt.outcome is AttemptOutcome.rescheduled:
+        return TimerEventKind.rescheduled
+
+    if timer.status is TimerStatus.failed:
+        return TimerEventKind.failed
+
+    return TimerEventKind.retrying

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from ._model import UTC, ceil_to_millis
+
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})"
+)
+
+
+def parse_time(text: str) -> datetime:
+    """Parse an RFC 3339 time with its offset into UTC, to the millisecond.
+
+    :raises ValueError: if *text* is not an RFC 3339 date-time with an offset.
+    """
+    match = _RFC3339.fullmatch(text)
+    if match is None:
+        raise ValueError("must be an RFC 3339 time with an offset")
+
+    fraction = match.group(1)
+    if fraction and len(fraction) > 7:
+        # datetime takes at most microseconds; finer digits cannot matter
+        # once the time is rounded up to the millisecond, except to round.
+        text = text[: match.start(1) + 7] + text[match.end(1) :]
+
+    try:
+        moment = datetime.fromisoformat(text.upper().replace(" ", "T"))
+        return ceil_to_millis(moment.astimezone(UTC))
+    except ValueError:
+        raise ValueError("is not a valid calendar date and time") from None
+    except OverflowError:
+        raise ValueError("is out of the supported range of years") from None
+
+
+def format_time(moment: datetime) -> str:
+    """Format *moment* as UTC RFC 3339 with milliseconds and ``Z``."""
+    moment = moment.astimezone(UTC)
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
+        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}."
+        f"{moment.microsecond // 1000:03d}Z"
+    )
