@@ -1,0 +1,455 @@
+"""The REST API of the contract as a Starlette application."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+import attrs
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+from timerkernel import (
+    FieldError,
+    Kernel,
+    PayloadTooLarge,
+    StorageError,
+    Timer,
+    TimerKernelError,
+    TimerQuery,
+    TimerStatus,
+    attempt_to_dict,
+    parse_time,
+    parse_timer_patch,
+    parse_timer_spec,
+    timer_to_dict,
+)
+from timerkernel._parsing import check_namespace
+
+from ._errors import ApiError, from_kernel_error, invalid, invalid_field
+from .guard import make_url_guard
+from .metrics import Metrics, RequestMetricsMiddleware
+from .openapi import build_openapi, render_docs_page
+from .settings import Settings
+
+logger = logging.getLogger(__name__)
+
+API = "/api/v1"
+MAX_PAGE_SIZE = 1000
+READY_TIMEOUT_SECONDS = 2.0
+_LIST_PARAMETERS = frozenset(
+    {"status", "fire_after", "fire_before", "id_prefix", "limit", "page_token"}
+)
+_BATCH_FIELDS = frozenset({"timers"})
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+@attrs.define
+class ServerState:
+    """What the request handlers share.
+
+    ``draining`` turns readiness red while the process shuts down.
+    """
+
+    kernel: Kernel
+    settings: Settings
+    metrics: Metrics
+    draining: bool = False
+    url_guard: Callable[[str], str | None] | None = None
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(data), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+def _timer_response(timer: Timer, status: int = 200, *, location: bool = False) -> Response:
+    headers = {"ETag": f'"{timer.version}"'}
+    if location:
+        headers["Location"] = (
+            f"{API}/namespaces/{timer.namespace}/timers/{quote(timer.id, safe=':@.-_')}"
+        )
+
+    return _json(timer_to_dict(timer), status, headers)
+
+
+class Api:
+    """The request handlers, bound to one :class:`ServerState`."""
+
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+        self.kernel = state.kernel
+        self.limits = state.settings.limits
+
+    # -- request reading ----------------------------------------------------
+
+    async def _read_json(self, request: Request) -> Any:
+        content_type = request.headers.get("content-type")
+        if content_type is not None:
+            media_type = content_type.split(";", 1)[0].strip().lower()
+            if media_type != "application/json" and not media_type.endswith("+json"):
+                raise invalid_field("Content-Type", "must be application/json")
+
+        limit = self.limits.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise _body_too_large(int(declared), limit)
+
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _body_too_large(size, limit)
+
+            chunks.append(chunk)
+
+        body = b"".join(chunks)
+        if not body.strip():
+            raise invalid_field("body", "must be a JSON object; the body is empty")
+
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise invalid_field("body", f"is not valid JSON: {exc}") from None
+
+    def _namespace(self, request: Request) -> str:
+        namespace: str = request.path_params["namespace"]
+        check_namespace(namespace)
+        return namespace
+
+    # -- timers -------------------------------------------------------------
+
+    async def create_timer(self, request: Request) -> Response:
+        namespace = self._namespace(request)
+        data = await self._read_json(request)
+        spec = parse_timer_spec(
+            data,
+            max_payload_bytes=self.limits.max_payload_bytes,
+            url_guard=self.state.url_guard,
+        )
+        result = await self.kernel.create_timer(namespace, spec)
+        return _timer_response(result.timer, 201 if result.created else 200, location=True)
+
+    async def batch_create(self, request: Request) -> Response:
+        namespace = self._namespace(request)
+        data = await self._read_json(request)
+        items = self._batch_items(data)
+
+        results: list[dict[str, Any] | None] = [None] * len(items)
+        specs = []
+        positions = []
+        for position, item in enumerate(items):
+            try:
+                spec = parse_timer_spec(
+                    item,
+                    max_payload_bytes=self.limits.max_payload_bytes,
+                    url_guard=self.state.url_guard,
+                )
+            except TimerKernelError as exc:
+                results[position] = _item_error(exc)
+                continue
+
+            specs.append(spec)
+            positions.append(position)
+
+        outcomes = await self.kernel.create_timers(namespace, specs)
+        for position, outcome in zip(positions, outcomes, strict=True):
+            if isinstance(outcome, TimerKernelError):
+                if isinstance(outcome, StorageError):
+                    raise outcome
+
+                results[position] = _item_error(outcome)
+            else:
+                results[position] = {
+                    "status": 201 if outcome.created else 200,
+                    "timer": timer_to_dict(outcome.timer),
+                }
+
+        return _json({"results": results})
+
+    def _batch_items(self, data: Any) -> list[Any]:
+        if not isinstance(data, dict):
+            raise invalid_field("body", "must be a JSON object with a timers array")
+
+        unknown = [FieldError(name, "is not a known field") for name in data if name not in _BATCH_FIELDS]
+        items = data.get("timers")
+        if not isinstance(items, list):
+            raise invalid([*unknown, FieldError("timers", "is required and must be an array")])
+
+        limit = self.limits.max_batch
+        if not 1 <= len(items) <= limit:
+            unknown.append(FieldError("timers", f"must hold 1 to {limit} timers, not {len(items)}"))
+
+        if unknown:
+            raise invalid(unknown)
+
+        return items
+
+    async def get_timer(self, request: Request) -> Response:
+        namespace = self._namespace(request)
+        timer = await self.kernel.get_timer(namespace, request.path_params["timer_id"])
+        return _timer_response(timer)
+
+    async def update_timer(self, request: Request) -> Response:
+        namespace = self._namespace(request)
+        timer_id = request.path_params["timer_id"]
+        expected = await self._expected_version(request, namespace, timer_id)
+        data = await self._read_json(request)
+        patch = parse_timer_patch(
+            data,
+            max_payload_bytes=self.limits.max_payload_bytes,
+            url_guard=self.state.url_guard,
+        )
+        timer = await self.kernel.update_timer(
+            namespace, timer_id, patch, expected_version=expected
+        )
+        return _timer_response(timer)
+
+    async def delete_timer(self, request: Request) -> Response:
+        namespace = self._namespace(request)
+        timer_id = request.path_params["timer_id"]
+        expected = await self._expected_version(request, namespace, timer_id)
+        await self.kernel.delete_timer(namespace, timer_id, expected_version=expected)
+        return Response(status_code=204)
+
+    async def _expected_version(
+        self, request: Request, namespace: str, timer_id: str
+    ) -> int | None:
+        """The version ``If-Match`` names; ``*`` only needs the timer to exist."""
+        header = request.headers.get("if-match")
+        if header is None:
+            return None
+
+        value = header.strip()
+        if value == "*":
+            await self.kernel.get_timer(namespace, timer_id)
+            return None
+
+        if value.startswith("W/"):
+            value = value[2:]
+
+        value = value.strip('"')
+        if not value.isdigit() or len(value) > 18:
+            raise invalid_field("If-Match", "must be a timer version, such as \"3\"")
+
+        return int(value)
+
+    async def list_timers(self, request: Request) -> Response:
+        namespace = self._namespace(request)
+        query, page_token = _read_list_query(request)
+        page = await self.kernel.list_timers(namespace, query, page_token)
+        return _json(
+            {
+                "timers": [timer_to_dict(timer) for timer in page.timers],
+                "next_page_token": page.next_page_token,
+            }
+        )
+
+    async def list_attempts(self, request: Request) -> Response:
+        namespace = self._namespace(request)
+        attempts = await self.kernel.list_attempts(namespace, request.path_params["timer_id"])
+        return _json({"attempts": [attempt_to_dict(attempt) for attempt in attempts]})
+
+    async def list_namespaces(self, request: Request) -> Response:
+        namespaces = await self.kernel.count_timers()
+        return _json(
+            {
+                "namespaces": [
+                    {
+                        "name": entry.name,
+                        "counts": {status.value: entry.counts.get(status, 0) for status in TimerStatus},
+                    }
+                    for entry in namespaces
+                ]
+            }
+        )
+
+    # -- operations -------------------------------------------------------
+
+    async def healthz(self, request: Request) -> Response:
+        return _json({"status": "ok"})
+
+    async def readyz(self, request: Request) -> Response:
+        if self.state.draining:
+            raise ApiError(503, "unavailable", "the server is shutting down")
+
+        try:
+            with anyio.fail_after(READY_TIMEOUT_SECONDS):
+                await self.kernel.store.ping()
+        except (StorageError, TimeoutError) as exc:
+            raise ApiError(503, "unavailable", f"the storage is not reachable: {exc}") from None
+
+        return _json({"status": "ready"})
+
+    async def metrics(self, request: Request) -> Response:
+        body, content_type = self.state.metrics.render()
+        return Response(body, media_type=content_type)
+
+    async def openapi(self, request: Request) -> Response:
+        return _json(build_openapi())
+
+    async def docs(self, request: Request) -> Response:
+        return HTMLResponse(render_docs_page(build_openapi()))
+
+
+def _body_too_large(size: int, limit: int) -> ApiError:
+    return ApiError(
+        413,
+        "payload_too_large",
+        f"the request body is {size} bytes, over the limit of {limit}",
+        {"field": "body", "size": size, "limit": limit},
+    )
+
+
+def _item_error(error: TimerKernelError) -> dict[str, Any]:
+    api_error = from_kernel_error(error)
+    return {"status": api_error.status, "error": api_error.body()["error"]}
+
+
+def _read_list_query(request: Request) -> tuple[TimerQuery, str | None]:
+    params = request.query_params
+    errors = [
+        FieldError(name, "is not a known query parameter")
+        for name in params
+        if name not in _LIST_PARAMETERS
+    ]
+
+    statuses: set[TimerStatus] = set()
+    for value in params.getlist("status"):
+        for part in value.split(","):
+            try:
+                statuses.add(TimerStatus(part))
+            except ValueError:
+                errors.append(FieldError("status", "must be scheduled, succeeded or failed"))
+
+    times: dict[str, Any] = {}
+    for name in ("fire_after", "fire_before"):
+        value = params.get(name)
+        if value is not None:
+            try:
+                times[name] = parse_time(value)
+            except ValueError as exc:
+                errors.append(FieldError(name, str(exc)))
+
+    limit = 50
+    raw_limit = params.get("limit")
+    if raw_limit is not None:
+        if raw_limit.isdigit() and 1 <= int(raw_limit) <= MAX_PAGE_SIZE:
+            limit = int(raw_limit)
+        else:
+            errors.append(FieldError("limit", f"must be a whole number from 1 to {MAX_PAGE_SIZE}"))
+
+    id_prefix = params.get("id_prefix")
+    if id_prefix is not None and len(id_prefix) > 255:
+        errors.append(FieldError("id_prefix", "must be at most 255 characters"))
+
+    page_token = params.get("page_token")
+    if page_token is not None and len(page_token) > 2048:
+        errors.append(FieldError("page_token", "is not a page token of this query"))
+
+    if errors:
+        raise invalid(errors)
+
+    query = TimerQuery(
+        statuses=frozenset(statuses),
+        fire_after=times.get("fire_after"),
+        fire_before=times.get("fire_before"),
+        id_prefix=id_prefix or None,
+        limit=limit,
+    )
+    return query, page_token or None
+
+
+# -- error handlers ---------------------------------------------------------
+
+
+async def _on_api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return exc.response()
+
+
+async def _on_kernel_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, TimerKernelError)
+    error = from_kernel_error(exc)
+    if isinstance(exc, StorageError):
+        logger.warning("storage failed during %s %s: %s", request.method, request.url.path, exc)
+    elif error.status >= 500:
+        logger.error("unexpected kernel error", exc_info=exc)
+
+    return error.response()
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        allow = (exc.headers or {}).get("Allow", "")
+        return ApiError(
+            405,
+            "method_not_allowed",
+            f"{request.method} is not allowed here; allowed: {allow}",
+            headers={"Allow": allow},
+        ).response()
+
+    if exc.status_code == 404:
+        return ApiError(404, "not_found", f"no route {request.url.path}").response()
+
+    return ApiError(exc.status_code, "invalid_argument", str(exc.detail)).response()
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    logger.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+    return ApiError(500, "internal", "internal error").response()
+
+
+def create_app(state: ServerState, *, extra_routes: list[Route] | None = None) -> Starlette:
+    """Build the application over *state*."""
+    if state.url_guard is None:
+        state.url_guard = make_url_guard(allow_private=state.settings.private_networks_allowed)
+
+    api = Api(state)
+    timers = f"{API}/namespaces/{{namespace}}/timers"
+    routes = [
+        Route(timers, api.create_timer, methods=["POST"], name="create_timer"),
+        Route(timers, api.list_timers, methods=["GET"], name="list_timers"),
+        Route(f"{timers}:batchCreate", api.batch_create, methods=["POST"], name="batch_create"),
+        Route(f"{timers}/{{timer_id}}", api.get_timer, methods=["GET"], name="get_timer"),
+        Route(f"{timers}/{{timer_id}}", api.update_timer, methods=["PATCH"], name="update_timer"),
+        Route(f"{timers}/{{timer_id}}", api.delete_timer, methods=["DELETE"], name="delete_timer"),
+        Route(
+            f"{timers}/{{timer_id}}/attempts",
+            api.list_attempts,
+            methods=["GET"],
+            name="list_attempts",
+        ),
+        Route(f"{API}/namespaces", api.list_namespaces, methods=["GET"], name="list_namespaces"),
+        Route(f"{API}/openapi.json", api.openapi, methods=["GET"], name="openapi"),
+        Route("/docs", api.docs, methods=["GET"], name="docs"),
+        Route("/healthz", api.healthz, methods=["GET"], name="healthz"),
+        Route("/readyz", api.readyz, methods=["GET"], name="readyz"),
+        Route("/metrics", api.metrics, methods=["GET"], name="metrics"),
+        *(extra_routes or []),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(RequestMetricsMiddleware, metrics=state.metrics)],
+        exception_handlers={
+            ApiError: _on_api_error,
+            TimerKernelError: _on_kernel_error,
+            PayloadTooLarge: _on_kernel_error,
+            HTTPException: _on_http_error,
+            Exception: _on_unexpected,
+        },
+    )
+    app.state.server = state
+    state.metrics.watch(state.kernel)
+    return app

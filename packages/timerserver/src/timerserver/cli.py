@@ -1,0 +1,283 @@
+"""The ``timerserver`` command: ``serve``, ``runner`` and ``migrate``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator, Iterator, Sequence
+
+import anyio
+import uvicorn
+from timerbackends import create_store
+from timerkernel import Kernel, KernelSettings, Runner, StorageError, StorageUnavailable
+from timerkernel import RunnerSettings as KernelRunnerSettings
+from timerkernel.http import HttpDispatcher
+
+from . import __version__
+from ._logging import configure_logging
+from .app import ServerState, create_app
+from .guard import make_url_guard
+from .metrics import Metrics
+from .settings import Settings, SettingsError, load_settings, redact_url
+
+logger = logging.getLogger("timerserver")
+
+# Exit codes: 0 after a clean stop, 1 when the service failed, 2 for bad usage.
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+_STORAGE_RETRY_MAX_SECONDS = 10.0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="timerserver", description="The durable timer service."
+    )
+    parser.add_argument("--version", action="version", version=f"timerserver {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the REST API and, unless --no-runner, a runner")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    serve.add_argument("--shards", type=int, help="shard count of new storage (default 16)")
+    serve.add_argument(
+        "--no-runner",
+        dest="runner_enabled",
+        action="store_const",
+        const=False,
+        help="serve the API only; separate runner processes fire the timers",
+    )
+
+    runner = commands.add_parser("runner", help="run a runner alone: fire timers, serve no API")
+    migrate = commands.add_parser("migrate", help="create or upgrade the schema, then exit")
+
+    for command in (serve, runner, migrate):
+        command.add_argument("--storage", help="storage URL (default sqlite:///./timers.db)")
+        command.add_argument("--config", help="TOML settings file (default ./timerserver.toml)")
+        command.add_argument("--log-level", help="debug, info, warning or error")
+        command.add_argument(
+            "--log-json", action="store_const", const=True, help="log JSON lines"
+        )
+
+    for command in (serve, runner):
+        command.add_argument(
+            "--no-migrate",
+            dest="migrate",
+            action="store_const",
+            const=False,
+            help="do not apply pending schema migrations at start",
+        )
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the process exit code."""
+    arguments = build_parser().parse_args(argv)
+    overrides = {
+        "storage": arguments.storage,
+        "log_level": arguments.log_level,
+        "log_json": arguments.log_json,
+        "host": getattr(arguments, "host", None),
+        "port": getattr(arguments, "port", None),
+        "shards": getattr(arguments, "shards", None),
+        "migrate": getattr(arguments, "migrate", None),
+        "runner.enabled": getattr(arguments, "runner_enabled", None),
+    }
+    try:
+        settings = load_settings(config_file=arguments.config, overrides=overrides)
+    except SettingsError as exc:
+        print(f"timerserver: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    commands = {"serve": _serve, "runner": _run_runner, "migrate": _migrate}
+    try:
+        return anyio.run(commands[arguments.command], settings, backend_options={"use_uvloop": True})
+    except KeyboardInterrupt:
+        return 0
+
+
+def _kernel_for(settings: Settings) -> Kernel:
+    try:
+        store = create_store(settings.storage)
+    except ValueError as exc:
+        raise SettingsError(f"setting 'storage': {exc}") from None
+
+    return Kernel(
+        store,
+        settings=KernelSettings(
+            shard_count=settings.shards,
+            max_payload_bytes=settings.limits.max_payload_bytes,
+            retention_seconds=settings.retention_seconds,
+        ),
+    )
+
+
+def _runner_for(kernel: Kernel, settings: Settings) -> Runner:
+    runner = settings.runner
+    dispatcher = HttpDispatcher(
+        max_connections=settings.callbacks.max_connections,
+        max_per_host=settings.callbacks.max_per_host,
+        signing_secret=settings.callbacks.signing_secret or None,
+        max_payload_bytes=settings.limits.max_payload_bytes,
+        url_guard=make_url_guard(allow_private=settings.private_networks_allowed),
+    )
+    return Runner(
+        kernel,
+        dispatcher,
+        runner_id=f"{socket.gethostname()}-{os.getpid()}",
+        settings=KernelRunnerSettings(
+            lookahead_seconds=runner.lookahead_seconds,
+            poll_interval_seconds=runner.poll_interval_seconds,
+            batch_size=runner.batch_size,
+            max_in_flight=runner.max_in_flight,
+            lease_duration_seconds=runner.lease_duration_seconds,
+            heartbeat_interval_seconds=runner.heartbeat_interval_seconds,
+            purge_interval_seconds=runner.purge_interval_seconds,
+        ),
+    )
+
+
+async def _open_kernel(settings: Settings) -> Kernel:
+    """Open the storage, waiting while it is unreachable."""
+    kernel = _kernel_for(settings)
+    delay = 0.5
+    while True:
+        try:
+            await kernel.initialize(migrate=settings.migrate)
+            return kernel
+        except StorageUnavailable as exc:
+            logger.warning(
+                "storage %s unreachable, retrying in %.1fs: %s",
+                redact_url(settings.storage),
+                delay,
+                exc,
+            )
+            await anyio.sleep(delay)
+            delay = min(delay * 2, _STORAGE_RETRY_MAX_SECONDS)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, with signals left to the command."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@contextlib.asynccontextmanager
+async def _stop_on_signal() -> AsyncIterator[anyio.Event]:
+    """Yield an event that is set at the first SIGTERM or SIGINT."""
+    stop = anyio.Event()
+    async with anyio.create_task_group() as task_group:
+
+        async def wait_for_signal() -> None:
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async for received in signals:
+                    logger.info("received %s, stopping", signal.Signals(received).name)
+                    stop.set()
+                    return
+
+        task_group.start_soon(wait_for_signal)
+        yield stop
+        task_group.cancel_scope.cancel()
+
+
+async def _serve(settings: Settings) -> int:
+    logger.info("starting timerserver %s with settings %s", __version__, settings.redacted())
+    try:
+        kernel = await _open_kernel(settings)
+    except (SettingsError, StorageError) as exc:
+        logger.error("cannot open the storage: %s", exc)
+        return EXIT_FAILURE
+
+    metrics = Metrics()
+    state = ServerState(kernel=kernel, settings=settings, metrics=metrics)
+    app = create_app(state)
+    server = _Server(
+        uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            lifespan="off",
+            access_log=False,
+            log_config=None,
+            server_header=False,
+            timeout_graceful_shutdown=30,
+        )
+    )
+
+    runner = _runner_for(kernel, settings) if settings.runner.enabled else None
+
+    async def drain_on_signal(stop: anyio.Event) -> None:
+        await stop.wait()
+        state.draining = True
+        await anyio.sleep(settings.shutdown_grace_seconds)
+        server.should_exit = True
+
+    try:
+        async with _stop_on_signal() as stop, anyio.create_task_group() as helpers:
+            helpers.start_soon(drain_on_signal, stop)
+            async with anyio.create_task_group() as runners:
+                if runner is not None:
+                    await runners.start(runner.run)
+
+                await server.serve()
+                # The API has stopped taking requests; let deliveries in
+                # flight finish and release the shards before exiting.
+                if runner is not None:
+                    runner.stop()
+
+            helpers.cancel_scope.cancel()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await kernel.close()
+
+    if not server.started:
+        logger.error("could not listen on %s:%d", settings.host, settings.port)
+        return EXIT_FAILURE
+
+    logger.info("stopped")
+    return 0
+
+
+async def _run_runner(settings: Settings) -> int:
+    logger.info("starting runner %s with settings %s", __version__, settings.redacted())
+    try:
+        kernel = await _open_kernel(settings)
+    except (SettingsError, StorageError) as exc:
+        logger.error("cannot open the storage: %s", exc)
+        return EXIT_FAILURE
+
+    runner = _runner_for(kernel, settings)
+    try:
+        async with anyio.create_task_group() as task_group, _stop_on_signal() as stop:
+            await task_group.start(runner.run)
+            await stop.wait()
+            runner.stop()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await kernel.close()
+
+    logger.info("stopped")
+    return 0
+
+
+async def _migrate(settings: Settings) -> int:
+    kernel = _kernel_for(settings)
+    try:
+        await kernel.initialize(migrate=True)
+    except StorageError as exc:
+        logger.error("migration failed: %s", exc)
+        return EXIT_FAILURE
+    finally:
+        await kernel.close()
+
+    logger.info("schema of %s is up to date", redact_url(settings.storage))
+    return 0
+
