@@ -10,7 +10,9 @@ from examples.embedded import main as embedded_main
 
 
 @pytest.mark.anyio
-async def test_embedded_example_fires_changes_and_skips_cancelled(tmp_path: Path) -> None:
+async def test_embedded_example_fires_changes_and_skips_cancelled(
+    tmp_path: Path,
+) -> None:
     fired = await embedded_main(tmp_path / "timers.db")
 
     heartbeats = [entry for entry in fired if entry.startswith("heartbeat")]

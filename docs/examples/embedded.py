@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import anyio
+
 from timerbackends import create_store
 from timerkernel import (
     Callback,
@@ -60,13 +61,20 @@ async def main(database: Path) -> list[str]:
         await task_group.start(runner.run)
 
         await kernel.create_timer(
-            "demo", TimerSpec(id="reminder", callback=callback, delay_seconds=1.0, payload="hi")
+            "demo",
+            TimerSpec(
+                id="reminder", callback=callback, delay_seconds=1.0, payload="hi"
+            ),
         )
         await kernel.create_timer(
-            "demo", TimerSpec(id="heartbeat", callback=callback, delay_seconds=0.1, payload=0)
+            "demo",
+            TimerSpec(id="heartbeat", callback=callback, delay_seconds=0.1, payload=0),
         )
         await kernel.create_timer(
-            "demo", TimerSpec(id="cancelled", callback=callback, delay_seconds=0.2, payload="no")
+            "demo",
+            TimerSpec(
+                id="cancelled", callback=callback, delay_seconds=0.2, payload="no"
+            ),
         )
         await kernel.update_timer("demo", "reminder", TimerPatch(payload="hello"))
         await kernel.delete_timer("demo", "cancelled")

@@ -12,6 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from ._clocks import ManualClock, SystemClock
 from ._codec import attempt_to_dict, timer_to_dict
+from ._dispatchers import FunctionDispatcher
 from ._exceptions import (
     FieldError,
     InvalidArgument,
@@ -88,6 +89,7 @@ __all__ = [
     "DueTimer",
     "ErrorKind",
     "FieldError",
+    "FunctionDispatcher",
     "InvalidArgument",
     "Kernel",
     "KernelSettings",

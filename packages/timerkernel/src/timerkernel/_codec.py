@@ -56,12 +56,16 @@ def timer_to_dict(timer: Timer) -> dict[str, Any]:
         "status": timer.status.value,
         "attempts": timer.attempts,
         "next_attempt_at": (
-            None if timer.next_attempt_at is None else format_time(timer.next_attempt_at)
+            None
+            if timer.next_attempt_at is None
+            else format_time(timer.next_attempt_at)
         ),
         "last_error": last_error_to_dict(timer.last_error),
         "created_at": format_time(timer.created_at),
         "updated_at": format_time(timer.updated_at),
-        "executed_at": None if timer.executed_at is None else format_time(timer.executed_at),
+        "executed_at": None
+        if timer.executed_at is None
+        else format_time(timer.executed_at),
         "version": timer.version,
     }
 

@@ -86,7 +86,9 @@ class PayloadTooLarge(TimerKernelError, ValueError):
     def __init__(self, size: int, limit: int) -> None:
         self.size = size
         self.limit = limit
-        super().__init__(f"payload is {size} bytes serialized, over the limit of {limit}")
+        super().__init__(
+            f"payload is {size} bytes serialized, over the limit of {limit}"
+        )
 
 
 class StorageError(TimerKernelError):

@@ -34,6 +34,7 @@ from ._model import (
     TimerQuery,
     TimerSpec,
     TimerStatus,
+    ceil_to_millis,
     from_millis,
     to_millis,
 )
@@ -69,7 +70,7 @@ class KernelSettings:
     retention_seconds: float = 7 * 86_400.0
 
 
-class TimerEventKind(str, enum.Enum):
+class TimerEventKind(enum.StrEnum):
     """What happened to a timer."""
 
     created = "created"
@@ -86,12 +87,14 @@ class TimerEvent:
     """A change to a timer, told to the kernel's listeners.
 
     ``timer`` is the state after the change (for ``deleted``, the last state);
-    ``attempt`` is set for the delivery events.
+    ``attempt`` is set for the delivery events, with ``due_at``, when the
+    attempt was due (its lateness is ``attempt.started_at - due_at``).
     """
 
     kind: TimerEventKind
     timer: Timer
     attempt: Attempt | None = None
+    due_at: datetime | None = None
 
 
 Listener = Callable[[TimerEvent], None]
@@ -182,7 +185,9 @@ class Kernel:
             try:
                 listener(event)
             except Exception:
-                logger.exception("timer event listener failed", extra={"action": "emit"})
+                logger.exception(
+                    "timer event listener failed", extra={"action": "emit"}
+                )
 
     # -- create ---------------------------------------------------------
 
@@ -230,7 +235,9 @@ class Kernel:
             insert_positions.append(position)
 
         existing = await self.store.insert_timers(to_insert) if to_insert else []
-        for position, timer, found in zip(insert_positions, to_insert, existing, strict=True):
+        for position, timer, found in zip(
+            insert_positions, to_insert, existing, strict=True
+        ):
             if found is None:
                 results[position] = CreateResult(timer, created=True)
                 self.emit(TimerEvent(TimerEventKind.created, timer))
@@ -241,23 +248,32 @@ class Kernel:
             if results[position] is not None:
                 continue
 
+            # A repeat is judged against the stored timer, whether the first
+            # create of its id made it, found it or conflicted with it.
             first = results[first_of_id[spec.id]]
             if isinstance(first, CreateResult):
-                candidate = self._new_timer(namespace, spec, now)
-                results[position] = self._judge_repeat(spec, candidate, first.timer)
+                stored = first.timer
+            elif isinstance(first, TimerAlreadyExists):
+                stored = first.existing
             else:
-                assert first is not None
                 results[position] = first
+                continue
+
+            candidate = self._new_timer(namespace, spec, now)
+            results[position] = self._judge_repeat(spec, candidate, stored)
 
         return [result for result in results if result is not None]
 
     def _new_timer(self, namespace: str, spec: TimerSpec, now: datetime) -> Timer:
         if spec.fire_at is not None:
-            fire_at = spec.fire_at
+            # Stores keep whole UTC milliseconds; rounding up never fires early.
+            fire_at = ceil_to_millis(spec.fire_at)
         elif spec.delay_seconds is not None:
             fire_at = fire_time_from_delay(now, spec.delay_seconds)
         else:
-            raise InvalidArgument([FieldError("fire_at", "one of fire_at or delay_seconds is required")])
+            raise InvalidArgument(
+                [FieldError("fire_at", "one of fire_at or delay_seconds is required")]
+            )
 
         now = from_millis(to_millis(now))
         return Timer(
@@ -288,7 +304,9 @@ class Kernel:
         # created with, not its current state: a create retried after the
         # timer fired and was rescheduled by its target is still a repeat.
         same_definition = candidate.definition_digest == existing.definition_digest
-        same_time = spec.fire_at is None or existing.initial_fire_at == candidate.fire_at
+        same_time = (
+            spec.fire_at is None or existing.initial_fire_at == candidate.fire_at
+        )
         if same_definition and same_time:
             return CreateResult(existing, created=False)
 
@@ -315,21 +333,31 @@ class Kernel:
         :raises TimerNotFound: if there is no such timer.
         """
         await self.get_timer(namespace, timer_id)
-        return await self.store.list_attempts(namespace, timer_id, limit=MAX_ATTEMPTS_LISTED)
+        return await self.store.list_attempts(
+            namespace, timer_id, limit=MAX_ATTEMPTS_LISTED
+        )
 
     async def list_timers(
         self, namespace: str, query: TimerQuery, page_token: str | None = None
     ) -> TimerPage:
         """Return one page of timers ordered by ``(fire_at, id)``.
 
-        :raises InvalidArgument: if *page_token* is not one this query made.
+        :raises InvalidArgument: if *page_token* is not one this query made,
+            or ``query.limit`` is below 1.
         """
         check_namespace(namespace)
-        fingerprint = _query_fingerprint(query)
-        if page_token is not None:
-            query = attrs.evolve(query, after=_decode_page_token(page_token, fingerprint))
+        if query.limit < 1:
+            raise InvalidArgument([FieldError("limit", "must be at least 1")])
 
-        rows = await self.store.list_timers(namespace, attrs.evolve(query, limit=query.limit + 1))
+        fingerprint = _query_fingerprint(namespace, query)
+        if page_token is not None:
+            query = attrs.evolve(
+                query, after=_decode_page_token(page_token, fingerprint)
+            )
+
+        rows = await self.store.list_timers(
+            namespace, attrs.evolve(query, limit=query.limit + 1)
+        )
         if len(rows) <= query.limit:
             return TimerPage(rows, None)
 
@@ -368,18 +396,23 @@ class Kernel:
                 raise TimerNotFound(namespace, timer_id)
 
             if expected_version is not None and current.version != expected_version:
-                raise VersionConflict(namespace, timer_id, expected_version, current.version)
+                raise VersionConflict(
+                    namespace, timer_id, expected_version, current.version
+                )
 
             changed = self._apply_patch(current, patch)
             if changed is current:
                 return current
 
-            if await self.store.replace_timer(changed, expected_version=current.version):
+            if await self.store.replace_timer(
+                changed, expected_version=current.version
+            ):
                 self.emit(TimerEvent(TimerEventKind.updated, changed))
                 return changed
 
         raise StorageError(
-            f"timer {timer_id!r} kept changing during {_MAX_UPDATE_ROUNDS} update rounds"
+            f"timer {timer_id!r} kept changing during "
+            f"{_MAX_UPDATE_ROUNDS} update rounds"
         )
 
     def _apply_patch(self, timer: Timer, patch: TimerPatch) -> Timer:
@@ -396,7 +429,7 @@ class Kernel:
 
         fire_at: datetime | None = None
         if patch.fire_at is not UNSET:
-            fire_at = patch.fire_at
+            fire_at = ceil_to_millis(patch.fire_at)
         elif patch.delay_seconds is not UNSET:
             fire_at = fire_time_from_delay(now, patch.delay_seconds)
 
@@ -443,8 +476,9 @@ class Kernel:
                 return total
 
 
-def _query_fingerprint(query: TimerQuery) -> str:
+def _query_fingerprint(namespace: str, query: TimerQuery) -> str:
     parts = [
+        namespace,
         sorted(status.value for status in query.statuses),
         None if query.fire_after is None else to_millis(query.fire_after),
         None if query.fire_before is None else to_millis(query.fire_before),

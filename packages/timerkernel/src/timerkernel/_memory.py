@@ -129,7 +129,9 @@ class MemoryStore(Store):
             return None
 
         if expected_version is not None and current.version != expected_version:
-            raise VersionConflict(namespace, timer_id, expected_version, current.version)
+            raise VersionConflict(
+                namespace, timer_id, expected_version, current.version
+            )
 
         return self._drop((namespace, timer_id))
 
@@ -147,7 +149,9 @@ class MemoryStore(Store):
         await anyio.lowlevel.checkpoint()
         counts: dict[str, dict[TimerStatus, int]] = {}
         for timer in self._timers.values():
-            by_status = counts.setdefault(timer.namespace, dict.fromkeys(TimerStatus, 0))
+            by_status = counts.setdefault(
+                timer.namespace, dict.fromkeys(TimerStatus, 0)
+            )
             by_status[timer.status] += 1
 
         return [NamespaceCounts(name, counts[name]) for name in sorted(counts)]
@@ -184,7 +188,9 @@ class MemoryStore(Store):
             end = bisect.bisect_right(entries, (horizon, "\uffff", ""))
             for due_at, namespace, timer_id in entries[: min(end, limit)]:
                 timer = self._timers[(namespace, timer_id)]
-                found.append(DueTimer(namespace, timer_id, timer.version, due_at, shard))
+                found.append(
+                    DueTimer(namespace, timer_id, timer.version, due_at, shard)
+                )
 
         found.sort(key=lambda due: due.next_attempt_at)
         return found[:limit]
@@ -227,7 +233,9 @@ class MemoryStore(Store):
 
     # -- leases ------------------------------------------------------------
 
-    async def heartbeat(self, runner_id: str, *, now: datetime, ttl: float) -> list[str]:
+    async def heartbeat(
+        self, runner_id: str, *, now: datetime, ttl: float
+    ) -> list[str]:
         await anyio.lowlevel.checkpoint()
         self._runners[runner_id] = now + timedelta(seconds=ttl)
         for runner, expires_at in list(self._runners.items()):
@@ -267,7 +275,12 @@ class MemoryStore(Store):
         return held
 
     async def renew_leases(
-        self, runner_id: str, leases: Mapping[int, int], *, now: datetime, duration: float
+        self,
+        runner_id: str,
+        leases: Mapping[int, int],
+        *,
+        now: datetime,
+        duration: float,
     ) -> dict[int, int]:
         await anyio.lowlevel.checkpoint()
         expires_at = now + timedelta(seconds=duration)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC as UTC  # re-exported: the kernel's modules take it from here
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
 
-UTC = timezone.utc
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
@@ -45,7 +45,7 @@ def ceil_to_millis(moment: datetime) -> datetime:
     return from_millis(to_millis(moment))
 
 
-class TimerStatus(str, enum.Enum):
+class TimerStatus(enum.StrEnum):
     """Where a timer is in its life."""
 
     scheduled = "scheduled"
@@ -53,7 +53,7 @@ class TimerStatus(str, enum.Enum):
     failed = "failed"
 
 
-class ErrorKind(str, enum.Enum):
+class ErrorKind(enum.StrEnum):
     """Why a delivery attempt failed."""
 
     timeout = "timeout"
@@ -62,7 +62,7 @@ class ErrorKind(str, enum.Enum):
     invalid_response = "invalid_response"
 
 
-class AttemptOutcome(str, enum.Enum):
+class AttemptOutcome(enum.StrEnum):
     """What one delivery attempt led to."""
 
     succeeded = "succeeded"
@@ -263,7 +263,12 @@ class NamespaceCounts:
 
 @attrs.frozen
 class Delivered:
-    """The target accepted the delivery and asked for nothing more."""
+    """The target accepted the delivery and asked for nothing more.
+
+    ``status_code`` is the target's HTTP status, where there was one.
+    """
+
+    status_code: int | None = None
 
 
 @attrs.frozen
@@ -278,6 +283,7 @@ class Rescheduled:
     payload: Any = UNSET
     callback: Callback | _Unset = UNSET
     retry_policy: RetryPolicy | _Unset = UNSET
+    status_code: int | None = None
 
 
 @attrs.frozen

@@ -73,7 +73,6 @@ RESERVED_HEADERS = frozenset(
 _CREATE_FIELDS = frozenset(
     {"id", "fire_at", "delay_seconds", "callback", "payload", "retry_policy"}
 )
-_PATCH_FIELDS = _CREATE_FIELDS - {"id"}
 _CALLBACK_FIELDS = frozenset({"url", "timeout_seconds", "headers"})
 _RETRY_FIELDS = frozenset(attrs.fields_dict(RetryPolicy))
 
@@ -97,7 +96,9 @@ def check_namespace(namespace: str) -> None:
 def check_timer_id(timer_id: str) -> None:
     """:raises InvalidArgument: if *timer_id* is not a valid timer id."""
     if not TIMER_ID_PATTERN.fullmatch(timer_id):
-        raise InvalidArgument([FieldError("id", f"must match {TIMER_ID_PATTERN.pattern}")])
+        raise InvalidArgument(
+            [FieldError("id", f"must match {TIMER_ID_PATTERN.pattern}")]
+        )
 
 
 @attrs.define
@@ -109,7 +110,9 @@ class _Checker:
     def fail(self, field: str, reason: str) -> None:
         self.errors.append(FieldError(field, reason))
 
-    def unknown_fields(self, data: Mapping[str, Any], known: frozenset[str], prefix: str) -> None:
+    def unknown_fields(
+        self, data: Mapping[str, Any], known: frozenset[str], prefix: str
+    ) -> None:
         for name in data:
             if name not in known:
                 self.fail(f"{prefix}{name}", "is not a known field")
@@ -195,7 +198,8 @@ def parse_timer_spec(
     checker.raise_if_failed()
     check_payload_size(payload, max_payload_bytes)
 
-    assert isinstance(timer_id, str) and callback is not None
+    assert isinstance(timer_id, str)
+    assert callback is not None
     return TimerSpec(
         id=timer_id,
         callback=callback,
@@ -221,16 +225,21 @@ def parse_timer_patch(
     if not isinstance(data, dict):
         raise InvalidArgument([FieldError("body", "must be a JSON object")])
 
-    checker.unknown_fields(data, _PATCH_FIELDS, "")
+    # An id is a known field that a patch may not hold: it gets its own reason.
+    checker.unknown_fields(data, _CREATE_FIELDS, "")
     if "id" in data:
         checker.fail("id", "cannot be changed")
 
     fire_at, delay = _read_fire_time(checker, data, required=False)
     callback = (
-        _read_callback(checker, data["callback"], url_guard) if "callback" in data else UNSET
+        _read_callback(checker, data["callback"], url_guard)
+        if "callback" in data
+        else UNSET
     )
     retry_policy = (
-        _read_retry_policy(checker, data["retry_policy"]) if "retry_policy" in data else UNSET
+        _read_retry_policy(checker, data["retry_policy"])
+        if "retry_policy" in data
+        else UNSET
     )
     checker.raise_if_failed()
 
@@ -295,7 +304,9 @@ def _read_fire_time(
     return None, None
 
 
-def _read_callback(checker: _Checker, data: Any, url_guard: UrlGuard | None) -> Callback | None:
+def _read_callback(
+    checker: _Checker, data: Any, url_guard: UrlGuard | None
+) -> Callback | None:
     if not isinstance(data, dict):
         checker.fail("callback", "must be an object")
         return None
@@ -374,10 +385,13 @@ def _read_headers(checker: _Checker, data: Any) -> dict[str, str]:
             checker.fail(field, "is set by the service and cannot be overridden")
         elif not isinstance(value, str):
             checker.fail(field, "must be a string")
-        elif len(value) > MAX_HEADER_VALUE_LENGTH or any(c in value for c in "\r\n\x00"):
+        elif len(value) > MAX_HEADER_VALUE_LENGTH or any(
+            c in value for c in "\r\n\x00"
+        ):
             checker.fail(
                 field,
-                f"must be at most {MAX_HEADER_VALUE_LENGTH} characters, without line breaks",
+                f"must be at most {MAX_HEADER_VALUE_LENGTH} characters, "
+                "without line breaks",
             )
         else:
             headers[name] = value
@@ -480,12 +494,19 @@ def parse_callback_answer(
     checker = _Checker()
     fire_at: datetime | None = None
     if "next_fire_at" in answer and "next_delay_seconds" in answer:
-        checker.fail("next_fire_at", "give next_fire_at or next_delay_seconds, not both")
+        checker.fail(
+            "next_fire_at", "give next_fire_at or next_delay_seconds, not both"
+        )
     elif "next_fire_at" in answer:
         fire_at = checker.time(answer["next_fire_at"], "next_fire_at")
     else:
         delay = checker.number(
-            answer, "next_delay_seconds", "next_delay_seconds", default=-1, low=0, high=MAX_SECONDS
+            answer,
+            "next_delay_seconds",
+            "next_delay_seconds",
+            default=-1,
+            low=0,
+            high=MAX_SECONDS,
         )
         if delay >= 0:
             try:
@@ -494,10 +515,14 @@ def parse_callback_answer(
                 checker.fail("next_delay_seconds", "puts the fire time out of range")
 
     callback = (
-        _read_callback(checker, answer["callback"], url_guard) if "callback" in answer else UNSET
+        _read_callback(checker, answer["callback"], url_guard)
+        if "callback" in answer
+        else UNSET
     )
     retry_policy = (
-        _read_retry_policy(checker, answer["retry_policy"]) if "retry_policy" in answer else UNSET
+        _read_retry_policy(checker, answer["retry_policy"])
+        if "retry_policy" in answer
+        else UNSET
     )
     payload = answer.get("payload", UNSET)
     if payload is not UNSET:

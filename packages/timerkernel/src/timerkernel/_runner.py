@@ -6,10 +6,10 @@ import heapq
 import itertools
 import logging
 import math
-import time
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import anyio
 import attrs
@@ -31,6 +31,7 @@ from ._model import (
     Rescheduled,
     Timer,
     TimerStatus,
+    ceil_to_millis,
     from_millis,
     to_millis,
 )
@@ -82,8 +83,11 @@ def retry_delay(timer: Timer, attempt: int, retry_after: float | None) -> float:
     if retry_after is not None:
         return min(max(retry_after, 0.0), policy.max_interval_seconds)
 
+    # Float power overflows at once; an int coefficient would instead build
+    # an integer with billions of digits for a large attempt number.
     try:
-        delay = policy.initial_interval_seconds * policy.backoff_coefficient ** (attempt - 1)
+        growth = float(policy.backoff_coefficient) ** (attempt - 1)
+        delay = policy.initial_interval_seconds * growth
     except OverflowError:
         delay = math.inf
 
@@ -101,8 +105,12 @@ def next_state(
     attempt_number = timer.attempts + 1
     finished = from_millis(to_millis(finished_at))
     first_attempt_at = timer.first_attempt_at or from_millis(to_millis(started_at))
-    common = {"updated_at": finished, "version": timer.version + 1, "attempt_seq": timer.attempt_seq + 1}
-    record = {
+    common: dict[str, Any] = {
+        "updated_at": finished,
+        "version": timer.version + 1,
+        "attempt_seq": timer.attempt_seq + 1,
+    }
+    record: dict[str, Any] = {
         "seq": timer.attempt_seq + 1,
         "attempt": attempt_number,
         "fire_at": timer.fire_at,
@@ -120,28 +128,40 @@ def next_state(
             first_attempt_at=first_attempt_at,
             **common,
         )
-        return changed, Attempt(outcome=AttemptOutcome.succeeded, status_code=None, **record)
+        return changed, Attempt(
+            outcome=AttemptOutcome.succeeded, status_code=result.status_code, **record
+        )
 
     if isinstance(result, Rescheduled):
+        # An in-process dispatcher may answer with any time; stores keep
+        # whole UTC milliseconds, and rounding up never fires early.
+        fire_at = ceil_to_millis(result.fire_at)
         changed = attrs.evolve(
             timer,
-            fire_at=result.fire_at,
+            fire_at=fire_at,
             status=TimerStatus.scheduled,
             attempts=0,
-            next_attempt_at=result.fire_at,
+            next_attempt_at=fire_at,
             executed_at=finished,
             first_attempt_at=None,
             payload=timer.payload if result.payload is UNSET else result.payload,
             callback=timer.callback if result.callback is UNSET else result.callback,
             retry_policy=(
-                timer.retry_policy if result.retry_policy is UNSET else result.retry_policy
+                timer.retry_policy
+                if result.retry_policy is UNSET
+                else result.retry_policy
             ),
             **common,
         )
-        return changed, Attempt(outcome=AttemptOutcome.rescheduled, **record)
+        return changed, Attempt(
+            outcome=AttemptOutcome.rescheduled, status_code=result.status_code, **record
+        )
 
     error = LastError(
-        at=finished, kind=result.kind, message=result.message, status_code=result.status_code
+        at=finished,
+        kind=result.kind,
+        message=result.message,
+        status_code=result.status_code,
     )
     policy = timer.retry_policy
     delay = retry_delay(timer, attempt_number, result.retry_after_seconds)
@@ -168,7 +188,10 @@ def next_state(
         **common,
     )
     attempt = Attempt(
-        outcome=AttemptOutcome.failed, status_code=result.status_code, error=error, **record
+        outcome=AttemptOutcome.failed,
+        status_code=result.status_code,
+        error=error,
+        **record,
     )
     return changed, attempt
 
@@ -216,6 +239,9 @@ class Runner:
         self._heap: list[tuple[datetime, int, DueTimer]] = []
         self._order = itertools.count()
         self._in_flight: set[tuple[str, str]] = set()
+        # Timers changed in this process while a delivery of theirs was under
+        # way; they are loaded once that delivery's outcome is settled.
+        self._changed_in_flight: dict[tuple[str, str], DueTimer] = {}
         self._pending: list[_Pending] = []
         self._wake_fire = anyio.Event()
         self._wake_writer = anyio.Event()
@@ -226,7 +252,9 @@ class Runner:
 
     # -- lifecycle ----------------------------------------------------------
 
-    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
         """Run until :meth:`stop` is called or the task is cancelled."""
         await self.dispatcher.start()
         remove_listener = self.kernel.add_listener(self._on_event)
@@ -237,7 +265,9 @@ class Runner:
                     await self._balance_leases()
                 except StorageError as exc:
                     logger.warning(
-                        "taking shards failed, retrying: %s", exc, extra={"action": "lease_renewal"}
+                        "taking shards failed, retrying: %s",
+                        exc,
+                        extra={"action": "lease_renewal"},
                     )
 
                 task_group.start_soon(self._lease_loop)
@@ -297,7 +327,9 @@ class Runner:
             try:
                 await self._balance_leases()
             except StorageError as exc:
-                logger.warning("lease renewal failed: %s", exc, extra={"action": "lease_renewal"})
+                logger.warning(
+                    "lease renewal failed: %s", exc, extra={"action": "lease_renewal"}
+                )
 
     async def _balance_leases(self) -> None:
         """Renew held leases, then move toward a fair share of the shards."""
@@ -308,7 +340,9 @@ class Runner:
             self.runner_id, self.leases, now=now, duration=duration
         )
         for shard in self.leases.keys() - renewed.keys():
-            logger.info("lost shard %d", shard, extra={"action": "shard_lost", "shard": shard})
+            logger.info(
+                "lost shard %d", shard, extra={"action": "shard_lost", "shard": shard}
+            )
 
         self.leases = renewed
         target = _fair_share(self.kernel.shard_count, live, self.runner_id)
@@ -326,7 +360,9 @@ class Runner:
         elif len(self.leases) < target:
             await self._take_free_shards(target - len(self.leases), now, duration)
 
-    async def _take_free_shards(self, wanted: int, now: datetime, duration: float) -> None:
+    async def _take_free_shards(
+        self, wanted: int, now: datetime, duration: float
+    ) -> None:
         leases = {lease.shard: lease for lease in await self.store.list_leases()}
         free = [
             shard
@@ -344,12 +380,13 @@ class Runner:
         acquired = await self.store.acquire_leases(
             self.runner_id, free[:wanted], now=now, duration=duration
         )
-        for shard, epoch in acquired.items():
+        if acquired:
             logger.info(
-                "acquired shard %d at epoch %d",
-                shard,
-                epoch,
-                extra={"action": "shard_acquired", "shard": shard, "epoch": epoch},
+                "acquired shards %s",
+                ", ".join(
+                    f"{shard}@{epoch}" for shard, epoch in sorted(acquired.items())
+                ),
+                extra={"action": "shards_acquired", "shards": sorted(acquired)},
             )
 
         self.leases.update(acquired)
@@ -411,10 +448,13 @@ class Runner:
         timer = event.timer
         if event.kind is TimerEventKind.deleted:
             self._loaded.pop(timer.key, None)
+            self._changed_in_flight.pop(timer.key, None)
             return
 
         if event.kind not in (TimerEventKind.created, TimerEventKind.updated):
             return
+
+        self._changed_in_flight.pop(timer.key, None)
 
         known = self._loaded.get(timer.key)
         if known is not None and known.version < timer.version:
@@ -425,9 +465,19 @@ class Runner:
 
         horizon = self.clock.now() + timedelta(seconds=self.settings.lookahead_seconds)
         if timer.status is TimerStatus.scheduled and timer.next_attempt_at <= horizon:
-            self._remember(
-                DueTimer(timer.namespace, timer.id, timer.version, timer.next_attempt_at, timer.shard)
+            entry = DueTimer(
+                timer.namespace,
+                timer.id,
+                timer.version,
+                timer.next_attempt_at,
+                timer.shard,
             )
+            if timer.key in self._in_flight:
+                # The outcome of that delivery will be fenced out by the
+                # version; the change must then fire on time, not at a poll.
+                self._changed_in_flight[timer.key] = entry
+            else:
+                self._remember(entry)
 
     # -- firing -----------------------------------------------------------
 
@@ -475,7 +525,12 @@ class Runner:
                 await self.clock.sleep_until(self.clock.now() + timedelta(seconds=wait))
                 continue
 
-            logger.debug("claimed %d of %d due timers", len(timers), len(due), extra={"action": "claim"})
+            logger.debug(
+                "claimed %d of %d due timers",
+                len(timers),
+                len(due),
+                extra={"action": "claim"},
+            )
             assert self._task_group is not None
             for timer in timers:
                 epoch = self.leases.get(timer.shard)
@@ -509,20 +564,27 @@ class Runner:
     async def _deliver(self, timer: Timer, epoch: int) -> None:
         due_at = timer.next_attempt_at or timer.fire_at
         started_at = self.clock.now()
-        started = time.perf_counter()
         try:
             result = await self.dispatcher.deliver(timer, timer.attempts + 1)
         except Exception as exc:
-            logger.exception(
-                "dispatcher raised on timer %s", timer.id, extra={"timer_id": timer.id, "action": "deliver"}
+            # A dispatcher that raises is a failed attempt, not a dead runner.
+            logger.warning(
+                "delivery of timer %s raised %r",
+                timer.id,
+                exc,
+                exc_info=True,
+                extra={"timer_id": timer.id, "action": "deliver"},
             )
-            result = DeliveryFailed(ErrorKind.connection, f"dispatcher error: {exc!r}")
+            result = DeliveryFailed(ErrorKind.connection, f"delivery raised {exc!r}")
         finally:
             self._limiter.release()
 
-        elapsed = timedelta(seconds=time.perf_counter() - started)
+        # The end of the attempt comes from the same clock as its start, so
+        # that retries are timed in the kernel's time, virtual or not; a wall
+        # clock stepped back must not make the attempt end before it began.
+        finished_at = max(self.clock.now(), started_at)
         changed, attempt = next_state(
-            timer, result, started_at=started_at, finished_at=started_at + elapsed
+            timer, result, started_at=started_at, finished_at=finished_at
         )
         self._pending.append(
             _Pending(
@@ -548,7 +610,9 @@ class Runner:
 
             batch = self._pending[: self.settings.batch_size]
             try:
-                applied = await self.store.record_outcomes([item.outcome for item in batch])
+                applied = await self.store.record_outcomes(
+                    [item.outcome for item in batch]
+                )
                 failures = 0
             except StorageError as exc:
                 failures += 1
@@ -570,17 +634,27 @@ class Runner:
         for item, ok in zip(batch, applied, strict=True):
             timer = item.outcome.timer
             self._in_flight.discard(timer.key)
+            changed = self._changed_in_flight.pop(timer.key, None)
             if not ok:
                 logger.info(
-                    "outcome of timer %s dropped: changed, deleted or shard lost meanwhile",
+                    "outcome of timer %s dropped: "
+                    "changed, deleted or shard lost meanwhile",
                     timer.id,
                     extra={"timer_id": timer.id, "action": "outcome_fenced"},
                 )
+                if changed is not None:
+                    self._remember(changed)
+
                 continue
 
             self._log_outcome(item)
-            self.kernel.emit(TimerEvent(item.kind, timer, item.outcome.attempt))
-            if timer.status is TimerStatus.scheduled and timer.next_attempt_at is not None:
+            self.kernel.emit(
+                TimerEvent(item.kind, timer, item.outcome.attempt, item.due_at)
+            )
+            if (
+                timer.status is TimerStatus.scheduled
+                and timer.next_attempt_at is not None
+            ):
                 self._on_event(TimerEvent(TimerEventKind.updated, timer))
 
         if not self._in_flight:
@@ -588,7 +662,11 @@ class Runner:
 
     def _log_outcome(self, item: _Pending) -> None:
         timer = item.outcome.timer
-        extra = {"timer_id": timer.id, "namespace": timer.namespace, "action": item.kind.value}
+        extra = {
+            "timer_id": timer.id,
+            "namespace": timer.namespace,
+            "action": item.kind.value,
+        }
         if item.kind is TimerEventKind.failed:
             error = timer.last_error
             logger.error(
@@ -610,7 +688,13 @@ class Runner:
                 extra=extra,
             )
         else:
-            logger.info("timer %s/%s %s", timer.namespace, timer.id, item.kind.value, extra=extra)
+            logger.info(
+                "timer %s/%s %s",
+                timer.namespace,
+                timer.id,
+                item.kind.value,
+                extra=extra,
+            )
 
     # -- retention ----------------------------------------------------------
 
@@ -620,9 +704,13 @@ class Runner:
             try:
                 purged = await self.kernel.purge_finished()
                 if purged:
-                    logger.info("purged %d finished timers", purged, extra={"action": "purge"})
+                    logger.info(
+                        "purged %d finished timers", purged, extra={"action": "purge"}
+                    )
             except StorageError as exc:
-                logger.warning("purging finished timers failed: %s", exc, extra={"action": "purge"})
+                logger.warning(
+                    "purging finished timers failed: %s", exc, extra={"action": "purge"}
+                )
 
             await self.clock.sleep_until(self.clock.now() + timedelta(seconds=interval))
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ._model import UTC, ceil_to_millis
 
@@ -20,13 +20,18 @@ def parse_time(text: str) -> datetime:
         raise ValueError("must be an RFC 3339 time with an offset")
 
     fraction = match.group(1)
+    finer = False
     if fraction and len(fraction) > 7:
-        # datetime takes at most microseconds; finer digits cannot matter
-        # once the time is rounded up to the millisecond, except to round.
+        # datetime takes at most microseconds. Finer digits matter only to
+        # round up: if any is not zero, the time is past the microsecond kept.
+        finer = fraction[7:].strip("0") != ""
         text = text[: match.start(1) + 7] + text[match.end(1) :]
 
     try:
         moment = datetime.fromisoformat(text.upper().replace(" ", "T"))
+        if finer:
+            moment += timedelta(microseconds=1)
+
         return ceil_to_millis(moment.astimezone(UTC))
     except ValueError:
         raise ValueError("is not a valid calendar date and time") from None

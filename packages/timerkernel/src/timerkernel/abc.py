@@ -187,7 +187,9 @@ class Store(ABC):
     # -- leases ------------------------------------------------------------
 
     @abstractmethod
-    async def heartbeat(self, runner_id: str, *, now: datetime, ttl: float) -> list[str]:
+    async def heartbeat(
+        self, runner_id: str, *, now: datetime, ttl: float
+    ) -> list[str]:
         """Announce *runner_id* as alive until ``now + ttl`` seconds.
 
         Forget runners whose announcement has expired, and return the ids of
@@ -217,7 +219,12 @@ class Store(ABC):
 
     @abstractmethod
     async def renew_leases(
-        self, runner_id: str, leases: Mapping[int, int], *, now: datetime, duration: float
+        self,
+        runner_id: str,
+        leases: Mapping[int, int],
+        *,
+        now: datetime,
+        duration: float,
     ) -> dict[int, int]:
         """Extend the leases in *leases* (shard to epoch) held by *runner_id*.
 

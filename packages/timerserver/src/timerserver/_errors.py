@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 from starlette.responses import Response
+
 from timerkernel import (
     FieldError,
     InvalidArgument,
@@ -39,7 +40,13 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+        return {
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "details": self.details,
+            }
+        }
 
     def response(self) -> Response:
         return Response(
@@ -57,7 +64,11 @@ def invalid(fields: list[FieldError]) -> ApiError:
         400,
         "invalid_argument",
         f"invalid request: {summary}",
-        {"fields": [{"field": error.field, "reason": error.reason} for error in fields]},
+        {
+            "fields": [
+                {"field": error.field, "reason": error.reason} for error in fields
+            ]
+        },
     )
 
 
@@ -79,7 +90,12 @@ def from_kernel_error(error: TimerKernelError) -> ApiError:
         )
 
     if isinstance(error, TimerAlreadyExists):
-        return ApiError(409, "already_exists", str(error), {"existing": timer_to_dict(error.existing)})
+        return ApiError(
+            409,
+            "already_exists",
+            str(error),
+            {"existing": timer_to_dict(error.existing)},
+        )
 
     if isinstance(error, VersionConflict):
         return ApiError(

@@ -16,6 +16,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
+
 from timerkernel import (
     FieldError,
     Kernel,
@@ -66,13 +67,20 @@ class ServerState:
     url_guard: Callable[[str], str | None] | None = None
 
 
-def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def _json(
+    data: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     return Response(
-        orjson.dumps(data), status_code=status, media_type="application/json", headers=headers
+        orjson.dumps(data),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
     )
 
 
-def _timer_response(timer: Timer, status: int = 200, *, location: bool = False) -> Response:
+def _timer_response(
+    timer: Timer, status: int = 200, *, location: bool = False
+) -> Response:
     headers = {"ETag": f'"{timer.version}"'}
     if location:
         headers["Location"] = (
@@ -138,7 +146,9 @@ class Api:
             url_guard=self.state.url_guard,
         )
         result = await self.kernel.create_timer(namespace, spec)
-        return _timer_response(result.timer, 201 if result.created else 200, location=True)
+        return _timer_response(
+            result.timer, 201 if result.created else 200, location=True
+        )
 
     async def batch_create(self, request: Request) -> Response:
         namespace = self._namespace(request)
@@ -181,14 +191,22 @@ class Api:
         if not isinstance(data, dict):
             raise invalid_field("body", "must be a JSON object with a timers array")
 
-        unknown = [FieldError(name, "is not a known field") for name in data if name not in _BATCH_FIELDS]
+        unknown = [
+            FieldError(name, "is not a known field")
+            for name in data
+            if name not in _BATCH_FIELDS
+        ]
         items = data.get("timers")
         if not isinstance(items, list):
-            raise invalid([*unknown, FieldError("timers", "is required and must be an array")])
+            raise invalid(
+                [*unknown, FieldError("timers", "is required and must be an array")]
+            )
 
         limit = self.limits.max_batch
         if not 1 <= len(items) <= limit:
-            unknown.append(FieldError("timers", f"must hold 1 to {limit} timers, not {len(items)}"))
+            unknown.append(
+                FieldError("timers", f"must hold 1 to {limit} timers, not {len(items)}")
+            )
 
         if unknown:
             raise invalid(unknown)
@@ -240,7 +258,7 @@ class Api:
 
         value = value.strip('"')
         if not value.isdigit() or len(value) > 18:
-            raise invalid_field("If-Match", "must be a timer version, such as \"3\"")
+            raise invalid_field("If-Match", 'must be a timer version, such as "3"')
 
         return int(value)
 
@@ -257,7 +275,9 @@ class Api:
 
     async def list_attempts(self, request: Request) -> Response:
         namespace = self._namespace(request)
-        attempts = await self.kernel.list_attempts(namespace, request.path_params["timer_id"])
+        attempts = await self.kernel.list_attempts(
+            namespace, request.path_params["timer_id"]
+        )
         return _json({"attempts": [attempt_to_dict(attempt) for attempt in attempts]})
 
     async def list_namespaces(self, request: Request) -> Response:
@@ -267,7 +287,10 @@ class Api:
                 "namespaces": [
                     {
                         "name": entry.name,
-                        "counts": {status.value: entry.counts.get(status, 0) for status in TimerStatus},
+                        "counts": {
+                            status.value: entry.counts.get(status, 0)
+                            for status in TimerStatus
+                        },
                     }
                     for entry in namespaces
                 ]
@@ -287,7 +310,9 @@ class Api:
             with anyio.fail_after(READY_TIMEOUT_SECONDS):
                 await self.kernel.store.ping()
         except (StorageError, TimeoutError) as exc:
-            raise ApiError(503, "unavailable", f"the storage is not reachable: {exc}") from None
+            raise ApiError(
+                503, "unavailable", f"the storage is not reachable: {exc}"
+            ) from None
 
         return _json({"status": "ready"})
 
@@ -330,14 +355,16 @@ def _read_list_query(request: Request) -> tuple[TimerQuery, str | None]:
             try:
                 statuses.add(TimerStatus(part))
             except ValueError:
-                errors.append(FieldError("status", "must be scheduled, succeeded or failed"))
+                errors.append(
+                    FieldError("status", "must be scheduled, succeeded or failed")
+                )
 
     times: dict[str, Any] = {}
     for name in ("fire_after", "fire_before"):
-        value = params.get(name)
-        if value is not None:
+        text = params.get(name)
+        if text is not None:
             try:
-                times[name] = parse_time(value)
+                times[name] = parse_time(text)
             except ValueError as exc:
                 errors.append(FieldError(name, str(exc)))
 
@@ -347,7 +374,9 @@ def _read_list_query(request: Request) -> tuple[TimerQuery, str | None]:
         if raw_limit.isdigit() and 1 <= int(raw_limit) <= MAX_PAGE_SIZE:
             limit = int(raw_limit)
         else:
-            errors.append(FieldError("limit", f"must be a whole number from 1 to {MAX_PAGE_SIZE}"))
+            errors.append(
+                FieldError("limit", f"must be a whole number from 1 to {MAX_PAGE_SIZE}")
+            )
 
     id_prefix = params.get("id_prefix")
     if id_prefix is not None and len(id_prefix) > 255:
@@ -382,7 +411,9 @@ async def _on_kernel_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TimerKernelError)
     error = from_kernel_error(exc)
     if isinstance(exc, StorageError):
-        logger.warning("storage failed during %s %s: %s", request.method, request.url.path, exc)
+        logger.warning(
+            "storage failed during %s %s: %s", request.method, request.url.path, exc
+        )
     elif error.status >= 500:
         logger.error("unexpected kernel error", exc_info=exc)
 
@@ -407,31 +438,59 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
-    logger.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+    logger.error(
+        "internal error on %s %s", request.method, request.url.path, exc_info=exc
+    )
     return ApiError(500, "internal", "internal error").response()
 
 
-def create_app(state: ServerState, *, extra_routes: list[Route] | None = None) -> Starlette:
+def create_app(
+    state: ServerState, *, extra_routes: list[Route] | None = None
+) -> Starlette:
     """Build the application over *state*."""
     if state.url_guard is None:
-        state.url_guard = make_url_guard(allow_private=state.settings.private_networks_allowed)
+        state.url_guard = make_url_guard(
+            allow_private=state.settings.private_networks_allowed
+        )
 
     api = Api(state)
     timers = f"{API}/namespaces/{{namespace}}/timers"
     routes = [
         Route(timers, api.create_timer, methods=["POST"], name="create_timer"),
         Route(timers, api.list_timers, methods=["GET"], name="list_timers"),
-        Route(f"{timers}:batchCreate", api.batch_create, methods=["POST"], name="batch_create"),
-        Route(f"{timers}/{{timer_id}}", api.get_timer, methods=["GET"], name="get_timer"),
-        Route(f"{timers}/{{timer_id}}", api.update_timer, methods=["PATCH"], name="update_timer"),
-        Route(f"{timers}/{{timer_id}}", api.delete_timer, methods=["DELETE"], name="delete_timer"),
+        Route(
+            f"{timers}:batchCreate",
+            api.batch_create,
+            methods=["POST"],
+            name="batch_create",
+        ),
+        Route(
+            f"{timers}/{{timer_id}}", api.get_timer, methods=["GET"], name="get_timer"
+        ),
+        Route(
+            f"{timers}/{{timer_id}}",
+            api.update_timer,
+            methods=["PATCH"],
+            name="update_timer",
+        ),
+        Route(
+            f"{timers}/{{timer_id}}",
+            api.delete_timer,
+            methods=["DELETE"],
+            name="delete_timer",
+        ),
         Route(
             f"{timers}/{{timer_id}}/attempts",
             api.list_attempts,
             methods=["GET"],
             name="list_attempts",
         ),
-        Route(f"{API}/namespaces", api.list_namespaces, methods=["GET"], name="list_namespaces"),
+        Route(
+            f"{API}/namespaces",
+            api.list_namespaces,
+            methods=["GET"],
+            name="list_namespaces",
+        ),
         Route(f"{API}/openapi.json", api.openapi, methods=["GET"], name="openapi"),
         Route("/docs", api.docs, methods=["GET"], name="docs"),
         Route("/healthz", api.healthz, methods=["GET"], name="healthz"),

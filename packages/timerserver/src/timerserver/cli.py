@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 
 import anyio
 import uvicorn
+
 from timerbackends import create_store
 from timerkernel import Kernel, KernelSettings, Runner, StorageError, StorageUnavailable
 from timerkernel import RunnerSettings as KernelRunnerSettings
@@ -37,13 +38,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="timerserver", description="The durable timer service."
     )
-    parser.add_argument("--version", action="version", version=f"timerserver {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"timerserver {__version__}"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the REST API and, unless --no-runner, a runner")
+    serve = commands.add_parser(
+        "serve", help="run the REST API and, unless --no-runner, a runner"
+    )
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
-    serve.add_argument("--shards", type=int, help="shard count of new storage (default 16)")
+    serve.add_argument(
+        "--shards", type=int, help="shard count of new storage (default 16)"
+    )
     serve.add_argument(
         "--no-runner",
         dest="runner_enabled",
@@ -52,12 +59,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the API only; separate runner processes fire the timers",
     )
 
-    runner = commands.add_parser("runner", help="run a runner alone: fire timers, serve no API")
-    migrate = commands.add_parser("migrate", help="create or upgrade the schema, then exit")
+    runner = commands.add_parser(
+        "runner", help="run a runner alone: fire timers, serve no API"
+    )
+    migrate = commands.add_parser(
+        "migrate", help="create or upgrade the schema, then exit"
+    )
 
     for command in (serve, runner, migrate):
-        command.add_argument("--storage", help="storage URL (default sqlite:///./timers.db)")
-        command.add_argument("--config", help="TOML settings file (default ./timerserver.toml)")
+        command.add_argument(
+            "--storage", help="storage URL (default sqlite:///./timers.db)"
+        )
+        command.add_argument(
+            "--config", help="TOML settings file (default ./timerserver.toml)"
+        )
         command.add_argument("--log-level", help="debug, info, warning or error")
         command.add_argument(
             "--log-json", action="store_const", const=True, help="log JSON lines"
@@ -97,7 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level, json_lines=settings.log_json)
     commands = {"serve": _serve, "runner": _run_runner, "migrate": _migrate}
     try:
-        return anyio.run(commands[arguments.command], settings, backend_options={"use_uvloop": True})
+        return anyio.run(
+            commands[arguments.command], settings, backend_options={"use_uvloop": True}
+        )
     except KeyboardInterrupt:
         return 0
 
@@ -189,7 +206,9 @@ async def _stop_on_signal() -> AsyncIterator[anyio.Event]:
 
 
 async def _serve(settings: Settings) -> int:
-    logger.info("starting timerserver %s with settings %s", __version__, settings.redacted())
+    logger.info(
+        "starting timerserver %s with settings %s", __version__, settings.redacted()
+    )
     try:
         kernel = await _open_kernel(settings)
     except (SettingsError, StorageError) as exc:
@@ -280,4 +299,3 @@ async def _migrate(settings: Settings) -> int:
 
     logger.info("schema of %s is up to date", redact_url(settings.storage))
     return 0
-

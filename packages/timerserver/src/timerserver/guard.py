@@ -45,7 +45,10 @@ def make_url_guard(*, allow_private: bool) -> Callable[[str], str | None]:
 
         host = (urlsplit(url).hostname or "").rstrip(".").lower()
         if host in _LOCAL_NAMES or host.endswith(".localhost"):
-            return "must not point at this machine (callbacks.allow_private_networks is off)"
+            return (
+                "must not point at this machine "
+                "(callbacks.allow_private_networks is off)"
+            )
 
         try:
             address = ipaddress.ip_address(host)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -12,6 +10,7 @@ from prometheus_client import (
     generate_latest,
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 from timerkernel import Kernel, TimerEvent, TimerEventKind
 
 _DELIVERY_OUTCOMES = {
@@ -128,7 +127,7 @@ class RequestMetricsMiddleware:
             ).inc()
 
 
-def _route_name(scope: dict[str, Any]) -> str:
+def _route_name(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
     return path if isinstance(path, str) else "unmatched"

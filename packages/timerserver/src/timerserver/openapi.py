@@ -101,7 +101,9 @@ _RETRY_POLICY = {
             "exclusiveMinimum": True,
             "minimum": 0,
             "default": None,
-            "description": "Give up once the next attempt would start this long after the first.",
+            "description": (
+                "Give up once the next attempt would start this long after the first."
+            ),
         },
     },
 }
@@ -153,7 +155,10 @@ _TIMER = {
         "id": {"type": "string"},
         "fire_at": _TIME,
         "callback": _ref("Callback"),
-        "payload": {"nullable": True, "description": "Opaque JSON handed back in the callback."},
+        "payload": {
+            "nullable": True,
+            "description": "Opaque JSON handed back in the callback.",
+        },
         "retry_policy": _ref("RetryPolicy"),
         "status": {"type": "string", "enum": ["scheduled", "succeeded", "failed"]},
         "attempts": {
@@ -178,7 +183,10 @@ _TIMER_CREATE = {
         "id": {"type": "string", "pattern": f"^{TIMER_ID_PATTERN.pattern}$"},
         **_FIRE_TIME,
         "callback": _ref("Callback"),
-        "payload": {"nullable": True, "description": "Any JSON, at most 64 KiB serialized."},
+        "payload": {
+            "nullable": True,
+            "description": "Any JSON, at most 64 KiB serialized.",
+        },
         "retry_policy": _ref("RetryPolicy"),
     },
 }
@@ -186,7 +194,9 @@ _TIMER_CREATE = {
 _TIMER_UPDATE = {
     "type": "object",
     "additionalProperties": False,
-    "description": "Fields left out stay as they are; a new fire time re-arms the timer.",
+    "description": (
+        "Fields left out stay as they are; a new fire time re-arms the timer."
+    ),
     "properties": {
         **_FIRE_TIME,
         "callback": _ref("Callback"),
@@ -371,9 +381,14 @@ def _document() -> str:
                 "description": "Each item is judged as a single create; not atomic.",
                 "tags": ["timers"],
                 "parameters": [_NAMESPACE_PARAM],
-                "requestBody": {"required": True, **_json_body(_ref("BatchCreateRequest"))},
+                "requestBody": {
+                    "required": True,
+                    **_json_body(_ref("BatchCreateRequest")),
+                },
                 "responses": {
-                    "200": _json_body(_ref("BatchCreateResponse"), "One result per item."),
+                    "200": _json_body(
+                        _ref("BatchCreateResponse"), "One result per item."
+                    ),
                     "413": _error("The body is too large."),
                     **_COMMON_ERRORS,
                 },
@@ -468,13 +483,15 @@ def _document() -> str:
                 "operationId": "getHealth",
                 "summary": "Liveness",
                 "tags": ["operations"],
-                "responses": {"200": _json_body({"type": "object"}, "The process runs.")},
+                "responses": {
+                    "200": _json_body({"type": "object"}, "The process runs.")
+                },
             }
         },
         "/readyz": {
             "get": {
                 "operationId": "getReadiness",
-                "summary": "Readiness: the storage answers and the process is not draining",
+                "summary": "Readiness: storage answers, the process is not draining",
                 "tags": ["operations"],
                 "responses": {
                     "200": _json_body({"type": "object"}, "Ready."),
@@ -534,7 +551,9 @@ def _document() -> str:
                 "AttemptList": {
                     "type": "object",
                     "required": ["attempts"],
-                    "properties": {"attempts": {"type": "array", "items": _ref("Attempt")}},
+                    "properties": {
+                        "attempts": {"type": "array", "items": _ref("Attempt")}
+                    },
                 },
                 "BatchCreateRequest": {
                     "type": "object",
@@ -552,7 +571,9 @@ def _document() -> str:
                 "BatchCreateResponse": {
                     "type": "object",
                     "required": ["results"],
-                    "properties": {"results": {"type": "array", "items": _BATCH_RESULT}},
+                    "properties": {
+                        "results": {"type": "array", "items": _BATCH_RESULT}
+                    },
                 },
                 "NamespaceList": {
                     "type": "object",
@@ -590,6 +611,20 @@ def build_openapi() -> dict[str, Any]:
     return document
 
 
+_STYLE = """
+body { font: 15px/1.5 system-ui, sans-serif; margin: 0 auto; max-width: 960px;
+  padding: 1rem; }
+h2 { margin-top: 2rem; }
+code, pre { font: 13px ui-monospace, monospace; }
+pre { background: #f4f4f6; padding: .75rem; overflow-x: auto; }
+.op { border: 1px solid #ddd; border-radius: 6px; margin: 1rem 0;
+  padding: .5rem 1rem; }
+.method { font-weight: bold; text-transform: uppercase; margin-right: .5rem; }
+table { border-collapse: collapse; }
+td, th { border: 1px solid #ddd; padding: .25rem .5rem; }
+"""
+
+
 def render_docs_page(document: dict[str, Any]) -> str:
     """Render *document* as one self-contained HTML page (no scripts, no CDN)."""
     sections = []
@@ -607,17 +642,11 @@ def render_docs_page(document: dict[str, Any]) -> str:
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(info["title"])} API reference</title>
-<style>
-body {{ font: 15px/1.5 system-ui, sans-serif; margin: 0 auto; max-width: 960px; padding: 1rem; }}
-h2 {{ margin-top: 2rem; }} code, pre {{ font: 13px ui-monospace, monospace; }}
-pre {{ background: #f4f4f6; padding: .75rem; overflow-x: auto; }}
-.op {{ border: 1px solid #ddd; border-radius: 6px; margin: 1rem 0; padding: .5rem 1rem; }}
-.method {{ font-weight: bold; text-transform: uppercase; margin-right: .5rem; }}
-table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ddd; padding: .25rem .5rem; }}
-</style></head><body>
+<style>{_STYLE}</style></head><body>
 <h1>{html.escape(info["title"])} API v{html.escape(info["version"])}</h1>
 <p>{html.escape(info["description"])}</p>
-<p>The machine-readable document is at <a href="/api/v1/openapi.json">/api/v1/openapi.json</a>.</p>
+<p>The machine-readable document is at
+<a href="/api/v1/openapi.json">/api/v1/openapi.json</a>.</p>
 <h2>Operations</h2>
 {"".join(sections)}
 <h2>Schemas</h2>
@@ -638,10 +667,12 @@ def _render_operation(path: str, method: str, operation: dict[str, Any]) -> str:
         if parameters
         else ""
     )
-    body = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+    body = (
+        operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+    )
     body_ref = body.get("schema", {}).get("$ref", "")
     body_line = (
-        f"<p>Body: <a href=\"#schema-{body_ref.rsplit('/', 1)[-1]}\">"
+        f'<p>Body: <a href="#schema-{body_ref.rsplit("/", 1)[-1]}">'
         f"{html.escape(body_ref.rsplit('/', 1)[-1])}</a></p>"
         if body_ref
         else ""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from dynaconf import Dynaconf  # type: ignore[import-untyped]
+from dynaconf import Dynaconf
 
 DEFAULT_STORAGE = "sqlite:///./timers.db"
 DEFAULT_CONFIG_FILE = "timerserver.toml"
@@ -76,7 +76,8 @@ class Settings:
     shards: int = 16
     migrate: bool = True
     log_level: str = attrs.field(
-        default="info", validator=attrs.validators.in_(("debug", "info", "warning", "error"))
+        default="info",
+        validator=attrs.validators.in_(("debug", "info", "warning", "error")),
     )
     log_json: bool = False
     retention_seconds: float = 7 * 86_400.0
@@ -148,7 +149,6 @@ def load_settings(
         envvar_prefix="TIMERSERVER",
         settings_files=files,
         environments=False,
-        load_dotenv=False,
         merge_enabled=True,
         nested_separator="__",
     )
@@ -163,7 +163,9 @@ def load_settings(
 def _lowercase_keys(data: Mapping[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in data.items():
-        result[str(key).lower()] = _lowercase_keys(value) if isinstance(value, Mapping) else value
+        result[str(key).lower()] = (
+            _lowercase_keys(value) if isinstance(value, Mapping) else value
+        )
 
     return result
 
@@ -192,7 +194,8 @@ def _build(data: Mapping[str, Any]) -> Settings:
         else:
             values[name] = value
 
-    return _build_section(Settings, values, "")
+    settings: Settings = _build_section(Settings, values, "")
+    return settings
 
 
 def _build_section(cls: type[Any], data: Mapping[str, Any], prefix: str) -> Any:
@@ -204,12 +207,16 @@ def _build_section(cls: type[Any], data: Mapping[str, Any], prefix: str) -> Any:
         if field is None:
             raise SettingsError(f"unknown setting {path!r}")
 
-        arguments[name] = value if attrs.has(type(value)) else _coerce(value, field, path)
+        arguments[name] = (
+            value if attrs.has(type(value)) else _coerce(value, field, path)
+        )
 
     try:
         return cls(**arguments)
     except ValueError as exc:
-        raise SettingsError(f"a setting of {prefix or 'the server'} is invalid: {exc}") from None
+        raise SettingsError(
+            f"a setting of {prefix or 'the server'} is invalid: {exc}"
+        ) from None
 
 
 def _coerce(value: Any, field: attrs.Attribute[Any], path: str) -> Any:
@@ -227,10 +234,16 @@ def _coerce(value: Any, field: attrs.Attribute[Any], path: str) -> Any:
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             return value
 
-        raise SettingsError(f"setting {path!r} must be a whole number >= 0, not {value!r}")
+        raise SettingsError(
+            f"setting {path!r} must be a whole number >= 0, not {value!r}"
+        )
 
     if kind == "float":
-        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        if (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and value >= 0
+        ):
             return float(value)
 
         raise SettingsError(f"setting {path!r} must be a number >= 0, not {value!r}")

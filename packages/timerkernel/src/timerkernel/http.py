@@ -1,0 +1,537 @@
+"""Delivery over HTTP: :class:`HttpDispatcher` POSTs each due timer to its callback.
+
+Only programs that deliver over HTTP import this module; the client it runs
+on, pyreqwest, comes with the ``http`` extra (``pip install
+'timerkernel[http]'``). The request, its signature and the meaning of each
+answer follow the "Callback delivery" section of the API contract.
+
+pyreqwest runs its I/O on a Rust runtime and hands results to the asyncio
+event loop, so the dispatcher works on asyncio, also under anyio, but not on
+trio.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import logging
+import time
+from asyncio import CancelledError
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from urllib.parse import urlsplit
+
+import anyio
+import anyio.lowlevel
+import attrs
+from pyreqwest.client import Client, ClientBuilder
+from pyreqwest.exceptions import (
+    BuilderError,
+    ConnectError,
+    PyreqwestError,
+    RequestTimeoutError,
+)
+from pyreqwest.response import Response
+
+from . import __version__
+from ._clocks import SystemClock
+from ._model import (
+    UTC,
+    Delivered,
+    DeliveryFailed,
+    DeliveryResult,
+    ErrorKind,
+    Timer,
+)
+from ._parsing import RESERVED_HEADERS, UrlGuard, encode_json, parse_callback_answer
+from ._times import format_time
+from .abc import Clock, Dispatcher
+
+__all__ = ["HttpDispatcher", "Secrets", "SigningSecret", "sign"]
+
+logger = logging.getLogger(__name__)
+
+Secrets = str | bytes | Sequence[str | bytes]
+"""One signing secret, or several while one replaces another."""
+
+SigningSecret = Secrets | Callable[[str], Secrets | None]
+"""Secrets for every namespace, or a function of the namespace giving them."""
+
+DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024
+# An answer may carry a payload and a whole callback with 20 headers of up to
+# 4 KiB each; this much room above the payload limit holds the largest valid
+# answer (in ASCII) with space to spare.
+_ANSWER_MARGIN_BYTES = 128 * 1024
+# Retry-After values past this many seconds (about 30 years) mean "never";
+# the retry policy's max_interval caps them far lower anyway.
+_MAX_RETRY_AFTER_SECONDS = 1_000_000_000
+_MAX_LOCATION_IN_MESSAGE = 200
+_GENERIC_CAUSES = ("error sending request", "client error (")
+
+_Origin = tuple[str, str, int]
+
+
+def sign(secret: Secrets, timestamp: int, body: bytes) -> str:
+    """Return the ``Timer-Signature`` header value that signs *body*.
+
+    The value is ``t=<timestamp>,v1=<hex>`` where ``<hex>`` is the HMAC-SHA256
+    of ``b"<timestamp>." + body`` under the secret. With several secrets (while
+    one replaces another) it holds one ``v1=`` per secret, in the order given;
+    a receiver accepts the request if any of them matches.
+
+    :param secret: the secret, text (taken as UTF-8) or bytes, or several.
+    :param timestamp: Unix time in whole seconds at which the request is sent.
+    :param body: the exact bytes of the request body.
+    :return: the header value.
+    """
+    secrets = [secret] if isinstance(secret, str | bytes) else list(secret)
+    signed = f"{timestamp}.".encode() + body
+    parts = [f"t={timestamp}"]
+    for one in secrets:
+        key = one.encode() if isinstance(one, str) else one
+        parts.append(f"v1={hmac.new(key, signed, hashlib.sha256).hexdigest()}")
+
+    return ",".join(parts)
+
+
+class HttpDispatcher(Dispatcher):
+    """Delivers timers by POSTing them to their callback URL.
+
+    Connections are pooled and kept alive per target. Deliveries in flight
+    are bounded in all and per target (scheme, host and port): a delivery
+    waits for a slot of its own target before it takes one of the shared
+    slots, so a slow target holds at most *max_per_host* of them and the
+    others go on. Each attempt, the wait for a slot included, ends within
+    the timer's ``callback.timeout_seconds``. Redirects are not followed: a
+    3xx answer is a failed attempt. Proxies named in the environment
+    (``HTTP_PROXY`` and the like) are not used.
+
+    :param max_connections: deliveries in flight at once, over all targets.
+    :param max_per_host: deliveries in flight at once to one target.
+    :param signing_secret: the secret to sign requests with (``str`` as
+        UTF-8, or ``bytes``), several secrets while one replaces another, or
+        a function of the namespace returning those or ``None``; ``None``
+        sends no ``Timer-Signature``.
+    :param max_payload_bytes: limit on the payload that an answer may set.
+    :param max_answer_bytes: how much of an answer body is read; a longer
+        body is taken as not JSON, a plain delivery. By default, room for the
+        largest valid answer under *max_payload_bytes*.
+    :param url_guard: checks the callback URL that an answer may set.
+    :param user_agent: the ``User-Agent`` header; ``timerkernel/<version>``
+        by default.
+    :param clock: the time that ``next_delay_seconds`` and a ``Retry-After``
+        date count from; the system clock by default.
+    :raises ValueError: if a limit is not positive or a secret is empty.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_connections: int = 512,
+        max_per_host: int = 64,
+        signing_secret: SigningSecret | None = None,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        max_answer_bytes: int | None = None,
+        url_guard: UrlGuard | None = None,
+        user_agent: str | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        if max_connections < 1 or max_per_host < 1:
+            raise ValueError("max_connections and max_per_host must be at least 1")
+
+        if max_payload_bytes < 0 or (
+            max_answer_bytes is not None and max_answer_bytes < 0
+        ):
+            raise ValueError("max_payload_bytes and max_answer_bytes must be >= 0")
+
+        if signing_secret is not None and not callable(signing_secret):
+            _check_secrets(signing_secret)
+
+        self.max_connections = max_connections
+        self.max_per_host = max_per_host
+        self.max_payload_bytes = max_payload_bytes
+        self.max_answer_bytes = (
+            max_payload_bytes + _ANSWER_MARGIN_BYTES
+            if max_answer_bytes is None
+            else max_answer_bytes
+        )
+        self.url_guard = url_guard
+        self.user_agent = user_agent or f"timerkernel/{__version__}"
+        self.clock = clock or SystemClock()
+        self._signing_secret = signing_secret
+        self._client: Client | None = None
+        self._all_slots = anyio.Semaphore(max_connections)
+        # One semaphore per target with deliveries in flight, and how many
+        # deliveries use it; it goes when the last one leaves, so that the
+        # map does not grow with every target ever called.
+        self._host_slots: dict[_Origin, tuple[anyio.Semaphore, int]] = {}
+
+    async def start(self) -> None:
+        """Open the connection pool.
+
+        :raises RuntimeError: if the dispatcher is started already.
+        """
+        if self._client is not None:
+            raise RuntimeError("the HttpDispatcher is started already")
+
+        # Answers are small and read with a limit: without compression the
+        # limit holds for what is received, and no Accept-Encoding goes out.
+        # Proxies named in the environment are not used: callbacks go where
+        # their URL says, as the URL guard that approved them assumed.
+        self._client = (
+            ClientBuilder()
+            .no_proxy()
+            .follow_redirects(False)
+            .referer(False)
+            .gzip(False)
+            .brotli(False)
+            .zstd(False)
+            .deflate(False)
+            .pool_max_idle_per_host(self.max_per_host)
+            .build()
+        )
+
+    async def close(self) -> None:
+        """Close the connection pool; deliveries still in flight fail."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
+
+    async def deliver(self, timer: Timer, attempt: int) -> DeliveryResult:
+        """POST *timer* to its callback as its 1-based *attempt*.
+
+        :raises RuntimeError: if :meth:`start` was not called.
+        :raises ValueError: if the *signing_secret* function gave an empty
+            secret.
+        """
+        client = self._client
+        if client is None:
+            raise RuntimeError("HttpDispatcher.start() must be called before deliver()")
+
+        callback = timer.callback
+        origin = _origin_of(callback.url)
+        if origin is None:
+            return DeliveryFailed(
+                ErrorKind.connection, f"the callback URL {callback.url!r} is not valid"
+            )
+
+        body = self._encode_body(timer, attempt)
+        headers = self._headers_for(timer, attempt, body)
+
+        # The client's own total timeout bounds the exchange, so a cancel
+        # scope (a timer on the event loop) is needed only to wait for a slot.
+        deadline = anyio.current_time() + callback.timeout_seconds
+        host_slots = self._enter_host(origin)
+        try:
+            if not await _acquire_by(host_slots, deadline):
+                return self._no_slot(timer, origin, shared=False)
+
+            try:
+                if not await _acquire_by(self._all_slots, deadline):
+                    return self._no_slot(timer, origin, shared=True)
+
+                try:
+                    return await self._post(client, timer, headers, body, deadline)
+                finally:
+                    self._all_slots.release()
+            finally:
+                host_slots.release()
+        finally:
+            self._leave_host(origin)
+
+    # -- the request -------------------------------------------------------
+
+    def _encode_body(self, timer: Timer, attempt: int) -> bytes:
+        document = {
+            "namespace": timer.namespace,
+            "id": timer.id,
+            "fire_at": format_time(timer.fire_at),
+            "attempt": attempt,
+            "payload": timer.payload,
+        }
+        return encode_json(document).encode()
+
+    def _headers_for(
+        self, timer: Timer, attempt: int, body: bytes
+    ) -> list[tuple[str, str]]:
+        # Validation keeps reserved names out of callback.headers; a timer
+        # built in code skips it, and the service's own headers must win.
+        headers = [
+            (name, value)
+            for name, value in timer.callback.headers.items()
+            if name.lower() not in RESERVED_HEADERS
+        ]
+        headers += [
+            ("Content-Type", "application/json"),
+            ("User-Agent", self.user_agent),
+            ("Timer-Namespace", timer.namespace),
+            ("Timer-Id", timer.id),
+            ("Timer-Attempt", str(attempt)),
+        ]
+
+        secrets = self._secrets_for(timer.namespace)
+        if secrets is not None:
+            # Wall time, whatever the clock: receivers compare it with theirs.
+            headers.append(("Timer-Signature", sign(secrets, int(time.time()), body)))
+
+        return headers
+
+    def _secrets_for(self, namespace: str) -> Secrets | None:
+        source = self._signing_secret
+        if source is None or not callable(source):
+            return source
+
+        secrets = source(namespace)
+        if secrets is not None:
+            _check_secrets(secrets)
+
+        return secrets
+
+    async def _post(
+        self,
+        client: Client,
+        timer: Timer,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        deadline: float,
+    ) -> DeliveryResult:
+        url = timer.callback.url
+        remaining = timedelta(seconds=max(deadline - anyio.current_time(), 0.001))
+        try:
+            request = (
+                client.post(url)
+                .headers(headers)
+                .body_bytes(body)
+                .timeout(remaining)
+                .build_streamed()
+            )
+        except (BuilderError, ValueError) as exc:
+            reason = _describe(exc) if isinstance(exc, PyreqwestError) else str(exc)
+            return DeliveryFailed(
+                ErrorKind.connection, f"no request can be made to {url}: {reason}"
+            )
+
+        try:
+            async with request as response:
+                status = response.status
+                if not 200 <= status < 300:
+                    return self._status_failure(response)
+
+                answer = await _read_limited(response, self.max_answer_bytes)
+        except RequestTimeoutError:
+            return DeliveryFailed(
+                ErrorKind.timeout,
+                f"no complete answer from {url} within "
+                f"{timer.callback.timeout_seconds:g} s",
+            )
+        except ConnectError as exc:
+            return DeliveryFailed(
+                ErrorKind.connection, f"cannot connect to {url}: {_describe(exc)}"
+            )
+        except PyreqwestError as exc:
+            return DeliveryFailed(
+                ErrorKind.connection,
+                f"the exchange with {url} failed: {_describe(exc)}",
+            )
+        except CancelledError:
+            # pyreqwest answers a cancellation with a CancelledError of its own,
+            # which anyio does not take for the one its cancel scope sent, so
+            # the scope would not stop it. Waiting for the cancellation again
+            # raises anyio's own; one that anyio did not send goes on as it is.
+            # pyreqwest itself lets the abandoned request run on in the
+            # background until its timeout, which is why it has one.
+            await anyio.lowlevel.checkpoint_if_cancelled()
+            raise
+
+        now = self.clock.now()
+        if answer is None:
+            logger.info(
+                "answer of timer %s is over %d bytes; taken as a plain delivery",
+                timer.id,
+                self.max_answer_bytes,
+                extra={"timer_id": timer.id, "action": "deliver"},
+            )
+            return Delivered(status_code=status)
+
+        result = parse_callback_answer(
+            answer,
+            now=now,
+            max_payload_bytes=self.max_payload_bytes,
+            url_guard=self.url_guard,
+        )
+        return attrs.evolve(result, status_code=status)
+
+    def _status_failure(self, response: Response) -> DeliveryFailed:
+        status = response.status
+        message = f"HTTP {status} {_reason_phrase(status)}".rstrip()
+        if 300 <= status < 400:
+            message += "; redirects are not followed"
+            location = response.get_header("location")
+            if location:
+                message += f" (Location: {location[:_MAX_LOCATION_IN_MESSAGE]})"
+
+        retry_after = None
+        if status in (HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.SERVICE_UNAVAILABLE):
+            retry_after = _retry_after_seconds(
+                response.get_header("retry-after"), self.clock.now()
+            )
+
+        return DeliveryFailed(
+            ErrorKind.http_status,
+            message,
+            status_code=status,
+            retry_after_seconds=retry_after,
+        )
+
+    def _no_slot(
+        self, timer: Timer, origin: _Origin, *, shared: bool
+    ) -> DeliveryFailed:
+        timeout = timer.callback.timeout_seconds
+        if shared:
+            message = (
+                f"no delivery slot within {timeout:g} s: "
+                f"{self.max_connections} deliveries were in flight"
+            )
+        else:
+            message = (
+                f"no delivery slot for {_origin_text(origin)} within {timeout:g} s: "
+                f"{self.max_per_host} deliveries to it were in flight"
+            )
+
+        return DeliveryFailed(ErrorKind.timeout, message)
+
+    # -- per-target slots --------------------------------------------------
+
+    def _enter_host(self, origin: _Origin) -> anyio.Semaphore:
+        entry = self._host_slots.get(origin)
+        if entry is None:
+            semaphore, users = anyio.Semaphore(self.max_per_host), 0
+        else:
+            semaphore, users = entry
+
+        self._host_slots[origin] = (semaphore, users + 1)
+        return semaphore
+
+    def _leave_host(self, origin: _Origin) -> None:
+        semaphore, users = self._host_slots[origin]
+        if users == 1:
+            del self._host_slots[origin]
+        else:
+            self._host_slots[origin] = (semaphore, users - 1)
+
+
+async def _acquire_by(semaphore: anyio.Semaphore, deadline: float) -> bool:
+    """Acquire *semaphore* unless *deadline* passes first; say whether it was."""
+    try:
+        semaphore.acquire_nowait()
+        return True
+    except anyio.WouldBlock:
+        pass
+
+    with anyio.move_on_at(deadline):
+        await semaphore.acquire()
+        return True
+
+    return False
+
+
+async def _read_limited(response: Response, limit: int) -> bytes | None:
+    """Return the body of *response*, or ``None`` if it is over *limit* bytes."""
+    declared = response.get_header("content-length")
+    if declared is not None and declared.isascii() and declared.isdigit():
+        length = int(declared)
+        if length > limit:
+            return None
+
+        # Most targets answer with nothing; that needs no read.
+        return (await response.bytes()).to_bytes() if length else b""
+
+    chunks: list[bytes] = []
+    size = 0
+    reader = response.body_reader
+    while (chunk := await reader.read_chunk()) is not None:
+        size += len(chunk)
+        if size > limit:
+            return None
+
+        chunks.append(chunk.to_bytes())
+
+    return b"".join(chunks)
+
+
+def _retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """Read a ``Retry-After`` value, delta-seconds or HTTP-date, as seconds."""
+    if value is None:
+        return None
+
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        try:
+            return float(min(int(value), _MAX_RETRY_AFTER_SECONDS))
+        except ValueError:  # more digits than int() takes from text
+            return None
+
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+    if moment.tzinfo is None:
+        # RFC 9110 dates are in GMT; "-0000" leaves the offset unstated.
+        moment = moment.replace(tzinfo=UTC)
+
+    return max((moment - now).total_seconds(), 0.0)
+
+
+def _check_secrets(secrets: Secrets) -> None:
+    items = [secrets] if isinstance(secrets, str | bytes) else list(secrets)
+    if not items or not all(isinstance(item, str | bytes) and item for item in items):
+        raise ValueError("a signing secret must be a non-empty str or bytes")
+
+
+@functools.lru_cache(maxsize=4096)
+def _origin_of(url: str) -> _Origin | None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+
+    default_port = 443 if parts.scheme == "https" else 80
+    return (parts.scheme, parts.hostname, port or default_port)
+
+
+def _origin_text(origin: _Origin) -> str:
+    scheme, host, port = origin
+    if ":" in host:
+        host = f"[{host}]"
+
+    return f"{scheme}://{host}:{port}"
+
+
+def _reason_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _describe(exc: PyreqwestError) -> str:
+    """Say what went wrong, from the causes that the client reports."""
+    details = getattr(exc, "details", None)
+    causes = details.get("causes") if isinstance(details, dict) else None
+    # The first causes only restate that a request failed.
+    messages = [
+        text
+        for cause in causes or ()
+        if isinstance(cause, dict)
+        and isinstance(text := cause.get("message"), str)
+        and not text.startswith(_GENERIC_CAUSES)
+    ]
+    return ": ".join(messages) or exc.message
