@@ -1,0 +1,11 @@
+"""The SQL store: SQLite now, PostgreSQL next, through SQLAlchemy Core.
+
+:class:`SQLAlchemyStore` implements :class:`timerkernel.abc.Store`; its
+schema is created and upgraded by the versioned migrations of this package.
+"""
+
+from __future__ import annotations
+
+from ._store import SQLAlchemyStore
+
+__all__ = ["SQLAlchemyStore"]

@@ -1,0 +1,286 @@
+"""Versioned schema migrations and the small runner that applies them.
+
+Why not Alembic: its environment and ini files would have to ship inside
+the package and be found at run time, it drives synchronous connections,
+and the store's other backend families (CQL, MongoDB) cannot use it at all.
+What the store needs is small, and the same on every backend: a
+``schema_version`` table, an ordered list of migrations, each a list of
+statements per dialect, and a runner that applies the missing ones, each in
+its own transaction, recording its version in that same transaction. A
+migration that fails leaves no trace, and two processes migrating at once
+are serialised by the database (SQLite's write lock; the runner re-reads the
+version inside each transaction), so each migration runs exactly once.
+
+Migrations are never edited once released: a change is a new migration.
+Statements are plain SQL text, not built from :mod:`._schema`, so that an
+old migration keeps meaning what it meant when the schema moves on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+
+import attrs
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from timerkernel import StorageError
+
+from ._dialects import Dialect
+from ._schema import SCHEMA_VERSION
+
+logger = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class Migration:
+    """One step of the schema: its version, what it does, and its statements.
+
+    ``statements`` maps a dialect name to the statements that take that
+    dialect's schema from ``version - 1`` to ``version``.
+    """
+
+    version: int
+    description: str
+    statements: Mapping[str, Sequence[str]]
+
+
+_BOOTSTRAP = {
+    "sqlite": (
+        "CREATE TABLE IF NOT EXISTS schema_version ("
+        " version INTEGER PRIMARY KEY,"
+        " description TEXT NOT NULL,"
+        " applied_at INTEGER NOT NULL)"
+    ),
+}
+
+# Notes for the PostgreSQL statements to come: times and versions are
+# BIGINT, floats DOUBLE PRECISION, and namespace and id columns need
+# COLLATE "C" so that ORDER BY id sorts as Python and SQLite do.
+_CREATE_TIMERS = """
+CREATE TABLE timers (
+    namespace TEXT NOT NULL,
+    id TEXT NOT NULL,
+    shard INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    fire_at INTEGER NOT NULL,
+    next_attempt_at INTEGER,
+    attempts INTEGER NOT NULL,
+    attempt_seq INTEGER NOT NULL,
+    first_attempt_at INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    executed_at INTEGER,
+    initial_fire_at INTEGER,
+    definition_digest TEXT NOT NULL,
+    callback_url TEXT NOT NULL,
+    callback_timeout REAL NOT NULL,
+    callback_headers TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    max_attempts INTEGER NOT NULL,
+    initial_interval REAL NOT NULL,
+    backoff_coefficient REAL NOT NULL,
+    max_interval REAL NOT NULL,
+    max_duration REAL,
+    error_at INTEGER,
+    error_kind TEXT,
+    error_message TEXT,
+    error_status INTEGER,
+    PRIMARY KEY (namespace, id)
+)
+"""
+
+# The runner's poll: per shard, the scheduled timers by due time. Partial,
+# so finished timers cost nothing in it, and covering (status is listed
+# only so that SQLite can answer the query from the index alone).
+_CREATE_DUE_INDEX = """
+CREATE INDEX timers_due
+    ON timers (shard, next_attempt_at, namespace, id, version, status)
+    WHERE status = 'scheduled' AND next_attempt_at IS NOT NULL
+"""
+
+# Listing a namespace in (fire_at, id) order, with keyset pagination.
+_CREATE_LIST_INDEX = "CREATE INDEX timers_list ON timers (namespace, fire_at, id)"
+
+# Retention: the finished timers, oldest change first.
+_CREATE_FINISHED_INDEX = """
+CREATE INDEX timers_finished
+    ON timers (updated_at, namespace, id)
+    WHERE status <> 'scheduled'
+"""
+
+_CREATE_ATTEMPTS = """
+CREATE TABLE timer_attempts (
+    namespace TEXT NOT NULL,
+    timer_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    fire_at INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    status_code INTEGER,
+    error_at INTEGER,
+    error_kind TEXT,
+    error_message TEXT,
+    error_status INTEGER,
+    PRIMARY KEY (namespace, timer_id, seq)
+)
+"""
+
+_CREATE_LEASES = """
+CREATE TABLE shard_leases (
+    shard INTEGER PRIMARY KEY,
+    owner TEXT,
+    epoch INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+)
+"""
+
+_CREATE_RUNNERS = """
+CREATE TABLE runners (
+    runner_id TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+)
+"""
+
+_CREATE_META = """
+CREATE TABLE store_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+)
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "timers, their attempts, shard leases, runners and store settings",
+        {
+            "sqlite": (
+                _CREATE_TIMERS,
+                _CREATE_DUE_INDEX,
+                _CREATE_LIST_INDEX,
+                _CREATE_FINISHED_INDEX,
+                _CREATE_ATTEMPTS,
+                _CREATE_LEASES,
+                _CREATE_RUNNERS,
+                _CREATE_META,
+            ),
+        },
+    ),
+)
+"""Every migration, in order; versions run 1, 2, 3... without gaps."""
+
+
+async def _has_version_table(connection: AsyncConnection) -> bool:
+    return await connection.run_sync(
+        lambda sync: sa.inspect(sync).has_table(SCHEMA_VERSION.name)
+    )
+
+
+async def _current_version(connection: AsyncConnection) -> int:
+    result = await connection.execute(sa.select(sa.func.max(SCHEMA_VERSION.c.version)))
+    return result.scalar_one() or 0
+
+
+async def read_version(engine: AsyncEngine) -> int | None:
+    """Return the schema version of the database, ``None`` if it has none."""
+    async with engine.connect() as connection:
+        if not await _has_version_table(connection):
+            return None
+
+        return await _current_version(connection)
+
+
+async def upgrade(
+    engine: AsyncEngine, dialect: Dialect, migrations: Sequence[Migration]
+) -> int:
+    """Apply the migrations the database lacks; return its version after.
+
+    Each migration runs in its own transaction with the row recording it.
+    A database newer than *migrations* is left alone, with a warning.
+
+    :raises StorageError: if a migration has no statements for *dialect*.
+    """
+    latest = migrations[-1].version if migrations else 0
+    known = await read_version(engine)
+    if known is not None and known >= latest:
+        _warn_if_newer(known, latest)
+        return known
+
+    version = known or 0
+    for migration in migrations:
+        if migration.version <= version:
+            continue
+
+        statements = migration.statements.get(dialect.name)
+        if statements is None:
+            raise StorageError(
+                f"migration {migration.version} has no statements for {dialect.name}"
+            )
+
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql(_BOOTSTRAP[dialect.name])
+            # Another process may have applied it since the version was read.
+            version = await _current_version(connection)
+            if version >= migration.version:
+                continue
+
+            for statement in statements:
+                await connection.exec_driver_sql(statement)
+
+            await connection.execute(
+                sa.insert(SCHEMA_VERSION).values(
+                    version=migration.version,
+                    description=migration.description,
+                    applied_at=round(time.time() * 1000),
+                )
+            )
+
+        version = migration.version
+        logger.info(
+            "applied schema migration %d: %s",
+            migration.version,
+            migration.description,
+            extra={"action": "migrate", "version": migration.version},
+        )
+
+    return version
+
+
+async def check(engine: AsyncEngine, migrations: Sequence[Migration]) -> int:
+    """Return the schema version, if it is the one *migrations* leads to.
+
+    :raises StorageError: if the schema is missing or older.
+    """
+    latest = migrations[-1].version if migrations else 0
+    known = await read_version(engine)
+    if known is None:
+        raise StorageError(
+            "the database has no timer schema; run the migrations first "
+            "(timerserver migrate)"
+        )
+
+    if known < latest:
+        raise StorageError(
+            f"the database schema is at version {known} and this code needs "
+            f"{latest}; run the migrations first (timerserver migrate)"
+        )
+
+    _warn_if_newer(known, latest)
+    return known
+
+
+def _warn_if_newer(known: int, latest: int) -> None:
+    if known > latest:
+        # Migrations only ever add, so older code keeps working on a newer
+        # schema during a rolling upgrade; say so, but do not refuse.
+        logger.warning(
+            "the database schema is at version %d, newer than this code's %d",
+            known,
+            latest,
+            extra={"action": "migrate", "version": known},
+        )

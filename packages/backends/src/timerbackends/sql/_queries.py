@@ -1,0 +1,143 @@
+"""The SQL the store runs: statements built once, and builders of the rest.
+
+Everything here is written in SQL that SQLite and PostgreSQL both accept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from timerkernel import TimerQuery, to_millis
+
+from ._rows import floor_millis
+from ._schema import ATTEMPT_COLUMNS, ATTEMPTS, TIMER_COLUMNS, TIMERS
+
+# Written into the SQL rather than bound: SQLite uses a partial index only
+# if the query's WHERE visibly implies the index's, which a parameter hides.
+SCHEDULED: sa.ColumnClause[str] = sa.literal_column("'scheduled'", sa.Text())
+
+# Statements run often are built once, with named parameters.
+
+# Keeps the newest attempts of a timer: deletes those older than the
+# (keep + 1)th newest, and nothing while there are fewer.
+TRIM_ATTEMPTS = sa.text(
+    """
+    DELETE FROM timer_attempts
+    WHERE namespace = :namespace AND timer_id = :timer_id AND seq < (
+        SELECT seq FROM timer_attempts
+        WHERE namespace = :namespace AND timer_id = :timer_id
+        ORDER BY seq DESC
+        LIMIT 1 OFFSET :keep
+    )
+    """
+)
+
+UPDATE_TIMER = sa.update(TIMERS).where(
+    TIMERS.c.namespace == sa.bindparam("key_namespace"),
+    TIMERS.c.id == sa.bindparam("key_id"),
+    TIMERS.c.version == sa.bindparam("expected_version"),
+)
+
+GET_TIMER = sa.select(*TIMER_COLUMNS).where(
+    TIMERS.c.namespace == sa.bindparam("key_namespace"),
+    TIMERS.c.id == sa.bindparam("key_id"),
+)
+
+LIST_ATTEMPTS = (
+    sa.select(*ATTEMPT_COLUMNS)
+    .where(
+        ATTEMPTS.c.namespace == sa.bindparam("key_namespace"),
+        ATTEMPTS.c.timer_id == sa.bindparam("key_id"),
+    )
+    .order_by(ATTEMPTS.c.seq.desc())
+    .limit(sa.bindparam("limit"))
+)
+
+DELETE_ATTEMPTS_OF = sa.delete(ATTEMPTS).where(
+    ATTEMPTS.c.namespace == sa.bindparam("key_namespace"),
+    ATTEMPTS.c.timer_id == sa.bindparam("key_id"),
+)
+
+DELETE_TIMER_BY_KEY = sa.delete(TIMERS).where(
+    TIMERS.c.namespace == sa.bindparam("key_namespace"),
+    TIMERS.c.id == sa.bindparam("key_id"),
+)
+
+
+def due_statement(
+    shards: Sequence[int], *, horizon_ms: int, limit: int
+) -> sa.Select[Any] | sa.CompoundSelect[Any]:
+    """Return the query for the timers of *shards* due by *horizon_ms*.
+
+    One arm per shard, each an ordered range of the due index, merged in
+    order and cut at *limit*. The database reads the arms lazily (SQLite's
+    merge of a UNION ALL, PostgreSQL's Merge Append), so the cost is a seek
+    per shard plus the rows returned, however many timers are due.
+    (``shard IN (...)`` would read and sort every due entry of every shard.)
+    """
+    arms = [
+        sa.select(
+            TIMERS.c.namespace,
+            TIMERS.c.id,
+            TIMERS.c.version,
+            TIMERS.c.next_attempt_at,
+            TIMERS.c.shard,
+        ).where(
+            TIMERS.c.status == SCHEDULED,
+            TIMERS.c.shard == shard,
+            TIMERS.c.next_attempt_at <= horizon_ms,
+        )
+        for shard in shards
+    ]
+    merged = arms[0] if len(arms) == 1 else sa.union_all(*arms)
+    columns = merged.selected_columns
+    return merged.order_by(
+        columns.next_attempt_at, columns.namespace, columns.id
+    ).limit(limit)
+
+
+def list_conditions(query: TimerQuery) -> Iterator[sa.ColumnElement[bool]]:
+    # Stored times are whole milliseconds: "at or after t" is "at or after t
+    # rounded up", and so is "before t" for "before t rounded up".
+    if query.statuses:
+        yield TIMERS.c.status.in_(sorted(status.value for status in query.statuses))
+
+    if query.fire_after is not None:
+        yield TIMERS.c.fire_at >= to_millis(query.fire_after)
+
+    if query.fire_before is not None:
+        yield TIMERS.c.fire_at < to_millis(query.fire_before)
+
+    if query.id_prefix:
+        # substr, not LIKE: SQLite's LIKE ignores the case of ASCII letters.
+        prefix = query.id_prefix
+        yield sa.func.substr(TIMERS.c.id, 1, len(prefix)) == prefix
+
+    if query.after is not None:
+        after_time, after_id = query.after
+        after_ms = to_millis(after_time)
+        if after_ms == floor_millis(after_time):
+            yield sa.tuple_(TIMERS.c.fire_at, TIMERS.c.id) > sa.tuple_(
+                sa.literal(after_ms), sa.literal(after_id)
+            )
+        else:
+            # Between two milliseconds no stored time equals it.
+            yield TIMERS.c.fire_at >= after_ms
+
+
+def keys_match(keys: Iterable[tuple[str, str]]) -> sa.ColumnElement[bool]:
+    # Grouped by namespace, so that each group is one index range with an
+    # IN list; SQLite turns (namespace, id) IN (VALUES ...) into a scan.
+    by_namespace: dict[str, list[str]] = {}
+    for namespace, timer_id in keys:
+        by_namespace.setdefault(namespace, []).append(timer_id)
+
+    return sa.or_(
+        *(
+            sa.and_(TIMERS.c.namespace == namespace, TIMERS.c.id.in_(ids))
+            for namespace, ids in by_namespace.items()
+        )
+    )

@@ -1,0 +1,247 @@
+"""Timers and attempts to table rows and back.
+
+Callback and retry policy have a column per field, so that reading a timer
+parses JSON only for the headers and the payload. A store must give a timer
+back equal to what it was given: JSON keeps ints as ints and writes floats
+with ``repr``, which reads back to the same float, and every time is whole
+milliseconds (a store is only ever given those).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from timerkernel import (
+    Attempt,
+    AttemptOutcome,
+    Callback,
+    ErrorKind,
+    LastError,
+    RetryPolicy,
+    Timer,
+    TimerStatus,
+    from_millis,
+    to_millis,
+)
+
+_EPOCH = from_millis(0)
+_MICROSECOND = timedelta(microseconds=1)
+
+# Looking enum members up by value through a dict is several times faster
+# than calling the enum, which matters when a list call decodes many rows.
+_STATUSES = {status.value: status for status in TimerStatus}
+_ERROR_KINDS = {kind.value: kind for kind in ErrorKind}
+_OUTCOMES = {outcome.value: outcome for outcome in AttemptOutcome}
+
+_encode = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, separators=(",", ":")
+).encode
+_decode = json.JSONDecoder().decode
+
+
+def to_micros(moment: datetime) -> int:
+    """Return *moment* as whole microseconds since the Unix epoch."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def from_micros(micros: int) -> datetime:
+    """Return the UTC datetime *micros* microseconds after the Unix epoch."""
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def floor_millis(moment: datetime) -> int:
+    """Return *moment* as milliseconds since the epoch, rounded down.
+
+    A stored time (whole milliseconds) is at or before *moment* exactly when
+    it is at or before this value.
+    """
+    return to_micros(moment) // 1000
+
+
+def _optional_millis(moment: datetime | None) -> int | None:
+    return None if moment is None else to_millis(moment)
+
+
+def _optional_time(millis: int | None) -> datetime | None:
+    return None if millis is None else from_millis(millis)
+
+
+def _error_columns(error: LastError | None) -> dict[str, Any]:
+    if error is None:
+        return {
+            "error_at": None,
+            "error_kind": None,
+            "error_message": None,
+            "error_status": None,
+        }
+
+    return {
+        "error_at": to_millis(error.at),
+        "error_kind": error.kind.value,
+        "error_message": error.message,
+        "error_status": error.status_code,
+    }
+
+
+def _error_from(
+    at: int | None, kind: str | None, message: str | None, status: int | None
+) -> LastError | None:
+    if kind is None:
+        return None
+
+    assert at is not None
+    assert message is not None
+    return LastError(from_millis(at), _ERROR_KINDS[kind], message, status)
+
+
+def timer_to_row(timer: Timer) -> dict[str, Any]:
+    """Return the column values of *timer*, keyed by column name.
+
+    :raises ValueError: if the payload or headers are not JSON data.
+    :raises TypeError: likewise, for values JSON cannot represent at all.
+    """
+    callback = timer.callback
+    policy = timer.retry_policy
+    return {
+        "namespace": timer.namespace,
+        "id": timer.id,
+        "shard": timer.shard,
+        "version": timer.version,
+        "status": timer.status.value,
+        "fire_at": to_millis(timer.fire_at),
+        "next_attempt_at": _optional_millis(timer.next_attempt_at),
+        "attempts": timer.attempts,
+        "attempt_seq": timer.attempt_seq,
+        "first_attempt_at": _optional_millis(timer.first_attempt_at),
+        "created_at": to_millis(timer.created_at),
+        "updated_at": to_millis(timer.updated_at),
+        "executed_at": _optional_millis(timer.executed_at),
+        "initial_fire_at": _optional_millis(timer.initial_fire_at),
+        "definition_digest": timer.definition_digest,
+        "callback_url": callback.url,
+        "callback_timeout": callback.timeout_seconds,
+        "callback_headers": _encode(dict(callback.headers)),
+        "payload": _encode(timer.payload),
+        "max_attempts": policy.max_attempts,
+        "initial_interval": policy.initial_interval_seconds,
+        "backoff_coefficient": policy.backoff_coefficient,
+        "max_interval": policy.max_interval_seconds,
+        "max_duration": policy.max_duration_seconds,
+        **_error_columns(timer.last_error),
+    }
+
+
+def timer_from_row(row: Sequence[Any]) -> Timer:
+    """Return the timer of a row selected with ``TIMER_COLUMNS``."""
+    (
+        namespace,
+        timer_id,
+        shard,
+        version,
+        status,
+        fire_at,
+        next_attempt_at,
+        attempts,
+        attempt_seq,
+        first_attempt_at,
+        created_at,
+        updated_at,
+        executed_at,
+        initial_fire_at,
+        definition_digest,
+        callback_url,
+        callback_timeout,
+        callback_headers,
+        payload,
+        max_attempts,
+        initial_interval,
+        backoff_coefficient,
+        max_interval,
+        max_duration,
+        error_at,
+        error_kind,
+        error_message,
+        error_status,
+    ) = row
+    return Timer(
+        namespace=namespace,
+        id=timer_id,
+        fire_at=from_millis(fire_at),
+        callback=Callback(callback_url, callback_timeout, _decode(callback_headers)),
+        payload=_decode(payload),
+        retry_policy=RetryPolicy(
+            max_attempts,
+            initial_interval,
+            backoff_coefficient,
+            max_interval,
+            max_duration,
+        ),
+        status=_STATUSES[status],
+        attempts=attempts,
+        next_attempt_at=_optional_time(next_attempt_at),
+        last_error=_error_from(error_at, error_kind, error_message, error_status),
+        created_at=from_millis(created_at),
+        updated_at=from_millis(updated_at),
+        executed_at=_optional_time(executed_at),
+        version=version,
+        shard=shard,
+        attempt_seq=attempt_seq,
+        first_attempt_at=_optional_time(first_attempt_at),
+        definition_digest=definition_digest,
+        initial_fire_at=_optional_time(initial_fire_at),
+    )
+
+
+def attempt_to_row(namespace: str, timer_id: str, attempt: Attempt) -> dict[str, Any]:
+    """Return the column values of one attempt of the timer, by column name."""
+    return {
+        "namespace": namespace,
+        "timer_id": timer_id,
+        "seq": attempt.seq,
+        "attempt": attempt.attempt,
+        "fire_at": to_millis(attempt.fire_at),
+        "started_at": to_millis(attempt.started_at),
+        "duration_ms": attempt.duration_ms,
+        "outcome": attempt.outcome.value,
+        "status_code": attempt.status_code,
+        **_error_columns(attempt.error),
+    }
+
+
+def attempt_from_row(row: Sequence[Any]) -> Attempt:
+    """Return the attempt of a row selected with ``ATTEMPT_COLUMNS``."""
+    (
+        _namespace,
+        _timer_id,
+        seq,
+        attempt,
+        fire_at,
+        started_at,
+        duration_ms,
+        outcome,
+        status_code,
+        error_at,
+        error_kind,
+        error_message,
+        error_status,
+    ) = row
+    return Attempt(
+        seq=seq,
+        attempt=attempt,
+        fire_at=from_millis(fire_at),
+        started_at=from_millis(started_at),
+        duration_ms=duration_ms,
+        outcome=_OUTCOMES[outcome],
+        status_code=status_code,
+        error=_error_from(error_at, error_kind, error_message, error_status),
+    )
+
+
+def changed_columns(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the values of *row* that an update may change: all but the key."""
+    return {
+        name: value for name, value in row.items() if name not in ("namespace", "id")
+    }

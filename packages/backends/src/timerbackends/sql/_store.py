@@ -1,0 +1,797 @@
+"""The SQL store: timers, attempts and leases in a database, via SQLAlchemy Core.
+
+Reads run on a pool of reader connections. Every write goes through one
+writer, which gathers the writes of concurrent callers into shared
+transactions (see :mod:`._groupcommit`); on SQLite that writer is the one
+connection allowed to write.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Collection,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+import sqlalchemy.exc
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from timerkernel import (
+    Attempt,
+    DueTimer,
+    Lease,
+    NamespaceCounts,
+    Outcome,
+    StorageError,
+    StorageUnavailable,
+    Timer,
+    TimerKernelError,
+    TimerQuery,
+    TimerStatus,
+    VersionConflict,
+    from_millis,
+    to_millis,
+)
+from timerkernel.abc import Store
+
+from ._dialects import dialect_for
+from ._errors import DRIVER_ERRORS, translate, translated
+from ._groupcommit import GroupCommit, Write
+from ._migrations import MIGRATIONS, check, upgrade
+from ._queries import (
+    DELETE_ATTEMPTS_OF,
+    DELETE_TIMER_BY_KEY,
+    GET_TIMER,
+    LIST_ATTEMPTS,
+    SCHEDULED,
+    TRIM_ATTEMPTS,
+    UPDATE_TIMER,
+    due_statement,
+    keys_match,
+    list_conditions,
+)
+from ._rows import (
+    attempt_from_row,
+    attempt_to_row,
+    changed_columns,
+    floor_millis,
+    from_micros,
+    timer_from_row,
+    timer_to_row,
+    to_micros,
+)
+from ._schema import (
+    ATTEMPTS,
+    LEASES,
+    RUNNERS,
+    STORE_META,
+    TIMER_COLUMNS,
+    TIMERS,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Attempts kept per timer; older ones are deleted as new ones are written.
+ATTEMPTS_KEPT = 20
+
+# Keys or shards per statement: far below every database's limit on bound
+# parameters (999 in old SQLite builds).
+_CHUNK = 400
+
+# SQLite allows 500 arms in a compound SELECT; the due query has one arm per
+# shard and is split past this many.
+_MAX_DUE_ARMS = 200
+
+_SHARD_COUNT_KEY = "shard_count"
+
+
+class _InsertWrite(Write[list[Timer | None]]):
+    """A call of ``insert_timers``; the batch merges all of them into one."""
+
+    def __init__(
+        self,
+        apply: Callable[[AsyncConnection], Awaitable[list[Timer | None]]],
+        timers: Sequence[Timer],
+        rows: list[dict[str, Any]],
+    ) -> None:
+        super().__init__(apply)
+        self.timers = timers
+        self.rows = rows
+
+
+class SQLAlchemyStore(Store):
+    """A :class:`~timerkernel.abc.Store` in a SQL database.
+
+    SQLite is supported now (``sqlite:///path/to/timers.db``, run through
+    aiosqlite in WAL mode); the SQL is written so that PostgreSQL can
+    follow. Call :meth:`initialize` before anything else.
+
+    :param url: a SQLAlchemy database URL; ``sqlite:///`` URLs are mapped
+        to the ``sqlite+aiosqlite`` driver.
+    :param pool_size: connections for reads; writes use one more.
+    :param busy_timeout: seconds to wait for a lock held by another
+        connection or process before the call fails with
+        :class:`~timerkernel.StorageUnavailable`.
+    :param max_batch: the most concurrent writes gathered into one
+        transaction.
+    :raises ValueError: if *url* is malformed or names an unsupported
+        database.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 4,
+        busy_timeout: float = 5.0,
+        max_batch: int = 256,
+    ) -> None:
+        if pool_size < 1:
+            raise ValueError("pool_size must be at least 1")
+
+        if busy_timeout < 0:
+            raise ValueError("busy_timeout must not be negative")
+
+        try:
+            parsed = sa.make_url(url)
+        except sqlalchemy.exc.ArgumentError as exc:
+            raise ValueError(f"not a database URL: {exc}") from None
+
+        self._dialect = dialect_for(parsed)
+        self._engines = self._dialect.create_engines(
+            parsed, pool_size=pool_size, busy_timeout=busy_timeout
+        )
+        self._committer = GroupCommit(self._write_batch, max_batch=max_batch)
+        self._migrations = MIGRATIONS
+        self._open = False
+
+        insert = self._dialect.insert
+        self._insert_timers = (
+            insert(TIMERS)
+            .on_conflict_do_nothing(index_elements=[TIMERS.c.namespace, TIMERS.c.id])
+            .returning(TIMERS.c.namespace, TIMERS.c.id)
+        )
+        attempt_insert = insert(ATTEMPTS)
+        self._upsert_attempt = attempt_insert.on_conflict_do_update(
+            index_elements=[ATTEMPTS.c.namespace, ATTEMPTS.c.timer_id, ATTEMPTS.c.seq],
+            set_={
+                column.name: attempt_insert.excluded[column.name]
+                for column in ATTEMPTS.c
+                if not column.primary_key
+            },
+        )
+        runner_insert = insert(RUNNERS)
+        self._upsert_runner = runner_insert.on_conflict_do_update(
+            index_elements=[RUNNERS.c.runner_id],
+            set_={"expires_at": runner_insert.excluded.expires_at},
+        )
+        self._insert_meta = insert(STORE_META).on_conflict_do_nothing(
+            index_elements=[STORE_META.c.key]
+        )
+
+    # -- lifecycle ------------------------------------------------------------
+
+    async def initialize(self, *, shard_count: int, migrate: bool = True) -> int:
+        writer = self._engines.writer
+        with translated(self._dialect):
+            await self._dialect.check_server(self._engines)
+            if migrate:
+                await upgrade(writer, self._dialect, self._migrations)
+            else:
+                await check(writer, self._migrations)
+
+            async with writer.begin() as connection:
+                await connection.execute(
+                    self._insert_meta.values(
+                        key=_SHARD_COUNT_KEY, value=str(shard_count)
+                    )
+                )
+                recorded = await connection.scalar(
+                    sa.select(STORE_META.c.value).where(
+                        STORE_META.c.key == _SHARD_COUNT_KEY
+                    )
+                )
+
+        if recorded is None:
+            raise StorageError("the store's shard count is missing")
+
+        self._open = True
+        return int(recorded)
+
+    async def close(self) -> None:
+        self._open = False
+        with translated(self._dialect):
+            await self._engines.writer.dispose()
+            if self._engines.readers is not self._engines.writer:
+                await self._engines.readers.dispose()
+
+    async def ping(self) -> None:
+        if not self._open:
+            raise StorageUnavailable("the store is not open")
+
+        try:
+            async with self._engines.readers.connect() as connection:
+                await connection.exec_driver_sql("SELECT 1")
+        except DRIVER_ERRORS as exc:
+            raise StorageUnavailable(f"the database does not answer: {exc}") from exc
+
+    # -- plumbing -------------------------------------------------------------
+
+    def _require_open(self) -> None:
+        if not self._open:
+            raise StorageError("the store is not initialised, or was closed")
+
+    async def _read(self, read: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        self._require_open()
+        with translated(self._dialect):
+            async with self._engines.readers.connect() as connection:
+                return await read(connection)
+
+    async def _rows(
+        self, statement: sa.Executable, parameters: Mapping[str, Any] | None = None
+    ) -> Sequence[Sequence[Any]]:
+        async def read(connection: AsyncConnection) -> Sequence[Sequence[Any]]:
+            return (await connection.execute(statement, parameters)).all()
+
+        return await self._read(read)
+
+    async def _write(self, apply: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        self._require_open()
+        return await self._committer.submit(Write(apply))
+
+    async def _write_batch(self, batch: Sequence[Write[Any]]) -> None:
+        """Write *batch* in one transaction and finish each of its writes."""
+        try:
+            outcomes = await self._transaction(batch)
+        except Exception as exc:
+            if len(batch) > 1 and not self._dialect.is_unavailable(exc):
+                # One write may be to blame; alone, only it fails.
+                logger.debug(
+                    "batch of %d writes failed; writing each alone",
+                    len(batch),
+                    extra={"action": "group_commit"},
+                )
+                for write in batch:
+                    await self._write_batch([write])
+
+                return
+
+            for write in batch:
+                self._fail(write, exc)
+
+            return
+
+        for write, (result, error) in zip(batch, outcomes, strict=True):
+            if error is None:
+                write.succeed(result)
+            else:
+                write.fail(error)
+
+        logger.debug(
+            "committed %d writes in one transaction",
+            len(batch),
+            extra={"action": "group_commit"},
+        )
+
+    def _fail(self, write: Write[Any], exc: Exception) -> None:
+        if isinstance(exc, DRIVER_ERRORS):
+            write.fail(translate(exc, self._dialect), cause=exc)
+        else:
+            write.fail(exc)
+
+    async def _transaction(
+        self, batch: Sequence[Write[Any]]
+    ) -> list[tuple[Any, BaseException | None]]:
+        outcomes: dict[Write[Any], tuple[Any, BaseException | None]] = {}
+        async with self._engines.writer.begin() as connection:
+            inserts = [item for item in batch if isinstance(item, _InsertWrite)]
+            if inserts:
+                results = await self._insert_together(connection, inserts)
+                for insert, result in zip(inserts, results, strict=True):
+                    outcomes[insert] = (result, None)
+
+            for write in batch:
+                if write in outcomes:
+                    continue
+
+                try:
+                    outcomes[write] = (await write.apply(connection), None)
+                except StorageError:
+                    raise
+                except TimerKernelError as exc:
+                    # Meant for its caller (a version conflict, say); the
+                    # write changed nothing, so the batch goes on.
+                    outcomes[write] = (None, exc)
+
+        return [outcomes[write] for write in batch]
+
+    async def _select_timers(
+        self, connection: AsyncConnection, keys: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], Timer]:
+        found: dict[tuple[str, str], Timer] = {}
+        for chunk in _chunks(list(keys), _CHUNK):
+            statement = sa.select(*TIMER_COLUMNS).where(keys_match(chunk))
+            for row in await connection.execute(statement):
+                timer = timer_from_row(row)
+                found[timer.key] = timer
+
+        return found
+
+    # -- timers ---------------------------------------------------------------
+
+    async def insert_timers(self, timers: Sequence[Timer]) -> list[Timer | None]:
+        if not timers:
+            return []
+
+        self._require_open()
+        rows = [timer_to_row(timer) for timer in timers]
+
+        async def apply_alone(connection: AsyncConnection) -> list[Timer | None]:
+            return (await self._insert_together(connection, [write]))[0]
+
+        write = _InsertWrite(apply_alone, timers, rows)
+        return await self._committer.submit(write)
+
+    async def _insert_together(
+        self, connection: AsyncConnection, writes: Sequence[_InsertWrite]
+    ) -> list[list[Timer | None]]:
+        # The first occurrence of a key in the batch is the one inserted;
+        # a later caller naming the same key sees that one as existing, as
+        # if it had come after.
+        first: dict[tuple[str, str], tuple[int, int]] = {}
+        rows: list[dict[str, Any]] = []
+        for position, write in enumerate(writes):
+            for index, timer in enumerate(write.timers):
+                if timer.key not in first:
+                    first[timer.key] = (position, index)
+                    rows.append(write.rows[index])
+
+        # ON CONFLICT DO NOTHING with RETURNING names exactly the rows
+        # inserted, atomically, so a key taken meanwhile by another
+        # connection is never reported as inserted.
+        result = await connection.execute(self._insert_timers, rows)
+        inserted = {(namespace, timer_id) for namespace, timer_id in result}
+        taken = [key for key in first if key not in inserted]
+        existing = await self._select_timers(connection, taken) if taken else {}
+
+        results: list[list[Timer | None]] = []
+        for position, write in enumerate(writes):
+            answers: list[Timer | None] = []
+            for index, timer in enumerate(write.timers):
+                winner = first[timer.key]
+                if timer.key in inserted:
+                    if winner == (position, index):
+                        answers.append(None)
+                    else:
+                        answers.append(writes[winner[0]].timers[winner[1]])
+                elif timer.key in existing:
+                    answers.append(existing[timer.key])
+                else:
+                    raise StorageError(
+                        f"timer {timer.id!r} in {timer.namespace!r} was neither "
+                        "inserted nor found"
+                    )
+
+            results.append(answers)
+
+        return results
+
+    async def get_timer(self, namespace: str, timer_id: str) -> Timer | None:
+        rows = await self._rows(
+            GET_TIMER, {"key_namespace": namespace, "key_id": timer_id}
+        )
+        return timer_from_row(rows[0]) if rows else None
+
+    async def replace_timer(self, timer: Timer, *, expected_version: int) -> bool:
+        parameters = _update_parameters(timer, expected_version)
+
+        async def apply(connection: AsyncConnection) -> bool:
+            result = await connection.execute(UPDATE_TIMER, parameters)
+            return bool(result.rowcount == 1)
+
+        return await self._write(apply)
+
+    async def delete_timer(
+        self, namespace: str, timer_id: str, *, expected_version: int | None = None
+    ) -> Timer | None:
+        key = (TIMERS.c.namespace == namespace, TIMERS.c.id == timer_id)
+        deletion = sa.delete(TIMERS).where(*key).returning(*TIMER_COLUMNS)
+        if expected_version is not None:
+            deletion = deletion.where(TIMERS.c.version == expected_version)
+
+        async def apply(connection: AsyncConnection) -> Timer | None:
+            row = (await connection.execute(deletion)).first()
+            if row is None:
+                if expected_version is None:
+                    return None
+
+                version = await connection.scalar(
+                    sa.select(TIMERS.c.version).where(*key)
+                )
+                if version is None:
+                    return None
+
+                raise VersionConflict(namespace, timer_id, expected_version, version)
+
+            await connection.execute(
+                DELETE_ATTEMPTS_OF, {"key_namespace": namespace, "key_id": timer_id}
+            )
+            return timer_from_row(row)
+
+        return await self._write(apply)
+
+    async def list_timers(self, namespace: str, query: TimerQuery) -> list[Timer]:
+        statement = (
+            sa.select(*TIMER_COLUMNS)
+            .where(TIMERS.c.namespace == namespace, *list_conditions(query))
+            .order_by(TIMERS.c.fire_at, TIMERS.c.id)
+            .limit(query.limit)
+        )
+        return [timer_from_row(row) for row in await self._rows(statement)]
+
+    async def count_timers(self) -> list[NamespaceCounts]:
+        statement = sa.select(
+            TIMERS.c.namespace, TIMERS.c.status, sa.func.count()
+        ).group_by(TIMERS.c.namespace, TIMERS.c.status)
+        counts: dict[str, dict[TimerStatus, int]] = {}
+        for namespace, status, count in await self._rows(statement):
+            by_status = counts.setdefault(namespace, dict.fromkeys(TimerStatus, 0))
+            by_status[TimerStatus(status)] = count
+
+        return [NamespaceCounts(name, counts[name]) for name in sorted(counts)]
+
+    async def list_attempts(
+        self, namespace: str, timer_id: str, *, limit: int
+    ) -> list[Attempt]:
+        parameters = {"key_namespace": namespace, "key_id": timer_id, "limit": limit}
+        rows = await self._rows(LIST_ATTEMPTS, parameters)
+        return [attempt_from_row(row) for row in rows]
+
+    async def purge_finished(self, *, before: datetime, limit: int) -> int:
+        if limit <= 0:
+            return 0
+
+        # A stored time (whole milliseconds) is before *before* exactly
+        # when it is before *before* rounded up.
+        finding = (
+            sa.select(TIMERS.c.namespace, TIMERS.c.id)
+            .where(
+                TIMERS.c.status != SCHEDULED, TIMERS.c.updated_at < to_millis(before)
+            )
+            .order_by(TIMERS.c.updated_at)
+            .limit(limit)
+        )
+
+        async def apply(connection: AsyncConnection) -> int:
+            keys = [
+                {"key_namespace": namespace, "key_id": timer_id}
+                for namespace, timer_id in await connection.execute(finding)
+            ]
+            if keys:
+                await connection.execute(DELETE_ATTEMPTS_OF, keys)
+                await connection.execute(DELETE_TIMER_BY_KEY, keys)
+
+            return len(keys)
+
+        return await self._write(apply)
+
+    # -- the runner's side ----------------------------------------------------
+
+    async def fetch_due(
+        self, shards: Collection[int], *, horizon: datetime, limit: int
+    ) -> list[DueTimer]:
+        wanted = sorted(set(shards))
+        if not wanted or limit <= 0:
+            return []
+
+        horizon_ms = floor_millis(horizon)
+
+        async def read(connection: AsyncConnection) -> list[DueTimer]:
+            found: list[DueTimer] = []
+            for chunk in _chunks(wanted, _MAX_DUE_ARMS):
+                statement = due_statement(chunk, horizon_ms=horizon_ms, limit=limit)
+                rows = await connection.execute(statement)
+                found.extend(
+                    DueTimer(namespace, timer_id, version, from_millis(due_at), shard)
+                    for namespace, timer_id, version, due_at, shard in rows
+                )
+
+            return found
+
+        found = await self._read(read)
+        if len(wanted) > _MAX_DUE_ARMS:
+            found.sort(key=lambda due: (due.next_attempt_at, due.namespace, due.id))
+            del found[limit:]
+
+        return found
+
+    async def claim_timers(self, due: Sequence[DueTimer]) -> list[Timer]:
+        if not due:
+            return []
+
+        async def read(connection: AsyncConnection) -> dict[tuple[str, str], Timer]:
+            return await self._select_timers(connection, {entry.key for entry in due})
+
+        stored = await self._read(read)
+        claimed: list[Timer] = []
+        for entry in due:
+            timer = stored.get(entry.key)
+            if (
+                timer is not None
+                and timer.version == entry.version
+                and timer.status is TimerStatus.scheduled
+            ):
+                claimed.append(timer)
+
+        return claimed
+
+    async def record_outcomes(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        if not outcomes:
+            return []
+
+        prepared = [
+            (
+                _update_parameters(outcome.timer, outcome.expected_version),
+                attempt_to_row(
+                    outcome.timer.namespace, outcome.timer.id, outcome.attempt
+                ),
+            )
+            for outcome in outcomes
+        ]
+
+        async def apply(connection: AsyncConnection) -> list[bool]:
+            # The writer holds the database's write lock for the whole
+            # transaction, so what is read here stays true until commit. A
+            # database with concurrent writers must lock these rows instead
+            # (FOR UPDATE on the timers, FOR SHARE on the leases).
+            versions = await self._select_versions(
+                connection, {outcome.timer.key for outcome in outcomes}
+            )
+            epochs = await _select_epochs(
+                connection, {outcome.timer.shard for outcome in outcomes}
+            )
+            applied: list[bool] = []
+            updates: list[dict[str, Any]] = []
+            attempt_rows: list[dict[str, Any]] = []
+            touched: dict[tuple[str, str], None] = {}
+            for outcome, (update, attempt_row) in zip(outcomes, prepared, strict=True):
+                key = outcome.timer.key
+                ok = (
+                    versions.get(key) == outcome.expected_version
+                    and epochs.get(outcome.timer.shard) == outcome.epoch
+                )
+                if ok:
+                    # A later outcome of the same timer in this batch must
+                    # expect the version this one writes.
+                    versions[key] = outcome.timer.version
+                    updates.append(update)
+                    attempt_rows.append(attempt_row)
+                    touched[key] = None
+
+                applied.append(ok)
+
+            if updates:
+                result = await connection.execute(UPDATE_TIMER, updates)
+                if 0 <= result.rowcount != len(updates):
+                    raise StorageError(
+                        f"{result.rowcount} of {len(updates)} fenced updates applied"
+                    )
+
+                await connection.execute(self._upsert_attempt, attempt_rows)
+                await connection.execute(
+                    TRIM_ATTEMPTS,
+                    [
+                        {
+                            "namespace": namespace,
+                            "timer_id": timer_id,
+                            "keep": ATTEMPTS_KEPT - 1,
+                        }
+                        for namespace, timer_id in touched
+                    ],
+                )
+
+            return applied
+
+        return await self._write(apply)
+
+    async def _select_versions(
+        self, connection: AsyncConnection, keys: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], int]:
+        versions: dict[tuple[str, str], int] = {}
+        for chunk in _chunks(list(keys), _CHUNK):
+            statement = sa.select(
+                TIMERS.c.namespace, TIMERS.c.id, TIMERS.c.version
+            ).where(keys_match(chunk))
+            for namespace, timer_id, version in await connection.execute(statement):
+                versions[(namespace, timer_id)] = version
+
+        return versions
+
+    # -- leases -----------------------------------------------------------------
+
+    async def heartbeat(
+        self, runner_id: str, *, now: datetime, ttl: float
+    ) -> list[str]:
+        now_us = to_micros(now)
+        expires_us = to_micros(now + timedelta(seconds=ttl))
+
+        async def apply(connection: AsyncConnection) -> list[str]:
+            await connection.execute(
+                self._upsert_runner.values(runner_id=runner_id, expires_at=expires_us)
+            )
+            await connection.execute(
+                sa.delete(RUNNERS).where(RUNNERS.c.expires_at <= now_us)
+            )
+            live = await connection.scalars(sa.select(RUNNERS.c.runner_id))
+            return sorted(live)
+
+        return await self._write(apply)
+
+    async def remove_runner(self, runner_id: str) -> None:
+        async def apply(connection: AsyncConnection) -> None:
+            await connection.execute(
+                sa.delete(RUNNERS).where(RUNNERS.c.runner_id == runner_id)
+            )
+
+        await self._write(apply)
+
+    async def list_leases(self) -> list[Lease]:
+        statement = sa.select(
+            LEASES.c.shard, LEASES.c.owner, LEASES.c.epoch, LEASES.c.expires_at
+        ).order_by(LEASES.c.shard)
+        return [
+            Lease(shard, owner, epoch, from_micros(expires_at))
+            for shard, owner, epoch, expires_at in await self._rows(statement)
+        ]
+
+    async def acquire_leases(
+        self, runner_id: str, shards: Collection[int], *, now: datetime, duration: float
+    ) -> dict[int, int]:
+        wanted = sorted(set(shards))
+        if not wanted:
+            return {}
+
+        now_us = sa.literal(to_micros(now), sa.BigInteger)
+        expires_us = to_micros(now + timedelta(seconds=duration))
+
+        async def apply(connection: AsyncConnection) -> dict[int, int]:
+            held: dict[int, int] = {}
+            for chunk in _chunks(wanted, _CHUNK):
+                statement = self._dialect.insert(LEASES).values(
+                    [
+                        {
+                            "shard": shard,
+                            "owner": runner_id,
+                            "epoch": 1,
+                            "expires_at": expires_us,
+                        }
+                        for shard in chunk
+                    ]
+                )
+                proposed = statement.excluded
+                # One conditional upsert: a free, expired or own lease is
+                # taken; a live lease of another runner is left alone. The
+                # epoch stays only when the owner extends a live lease.
+                statement = statement.on_conflict_do_update(
+                    index_elements=[LEASES.c.shard],
+                    set_={
+                        "epoch": sa.case(
+                            (
+                                sa.and_(
+                                    LEASES.c.owner == proposed.owner,
+                                    LEASES.c.expires_at > now_us,
+                                ),
+                                LEASES.c.epoch,
+                            ),
+                            else_=LEASES.c.epoch + 1,
+                        ),
+                        "owner": proposed.owner,
+                        "expires_at": proposed.expires_at,
+                    },
+                    where=sa.or_(
+                        LEASES.c.owner.is_(None),
+                        LEASES.c.expires_at <= now_us,
+                        LEASES.c.owner == proposed.owner,
+                    ),
+                ).returning(LEASES.c.shard, LEASES.c.epoch)
+                for shard, epoch in await connection.execute(statement):
+                    held[shard] = epoch
+
+            return held
+
+        return await self._write(apply)
+
+    async def renew_leases(
+        self,
+        runner_id: str,
+        leases: Mapping[int, int],
+        *,
+        now: datetime,
+        duration: float,
+    ) -> dict[int, int]:
+        if not leases:
+            return {}
+
+        now_us = to_micros(now)
+        expires_us = to_micros(now + timedelta(seconds=duration))
+        pairs = sorted(leases.items())
+
+        async def apply(connection: AsyncConnection) -> dict[int, int]:
+            renewed: dict[int, int] = {}
+            for chunk in _chunks(pairs, _CHUNK):
+                statement = (
+                    sa.update(LEASES)
+                    .where(
+                        LEASES.c.owner == runner_id,
+                        LEASES.c.expires_at > now_us,
+                        sa.or_(
+                            *(
+                                sa.and_(
+                                    LEASES.c.shard == shard, LEASES.c.epoch == epoch
+                                )
+                                for shard, epoch in chunk
+                            )
+                        ),
+                    )
+                    .values(expires_at=expires_us)
+                    .returning(LEASES.c.shard, LEASES.c.epoch)
+                )
+                for shard, epoch in await connection.execute(statement):
+                    renewed[shard] = epoch
+
+            return renewed
+
+        return await self._write(apply)
+
+    async def release_leases(self, runner_id: str, shards: Collection[int]) -> None:
+        wanted = sorted(set(shards))
+        if not wanted:
+            return
+
+        async def apply(connection: AsyncConnection) -> None:
+            for chunk in _chunks(wanted, _CHUNK):
+                await connection.execute(
+                    sa.update(LEASES)
+                    .where(LEASES.c.owner == runner_id, LEASES.c.shard.in_(chunk))
+                    .values(owner=None)
+                )
+
+        await self._write(apply)
+
+
+async def _select_epochs(
+    connection: AsyncConnection, shards: Collection[int]
+) -> dict[int, int]:
+    epochs: dict[int, int] = {}
+    for chunk in _chunks(sorted(shards), _CHUNK):
+        statement = sa.select(LEASES.c.shard, LEASES.c.epoch).where(
+            LEASES.c.shard.in_(chunk)
+        )
+        for shard, epoch in await connection.execute(statement):
+            epochs[shard] = epoch
+
+    return epochs
+
+
+def _update_parameters(timer: Timer, expected_version: int) -> dict[str, Any]:
+    return {
+        **changed_columns(timer_to_row(timer)),
+        "key_namespace": timer.namespace,
+        "key_id": timer.id,
+        "expected_version": expected_version,
+    }
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,95 @@
+"""The store contract, opening: shard count, migrations, reopening, ping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from backend_support import NAMESPACE, SHARDS, Backend, at, make_timer
+from timerkernel import StorageError
+from timerkernel.abc import Store
+
+pytestmark = pytest.mark.anyio
+
+
+class TestInitialize:
+    async def test_first_initialisation_records_the_shard_count(
+        self, backend: Backend, tmp_path: Path
+    ) -> None:
+        store = backend.make(tmp_path)
+        try:
+            first = await store.initialize(shard_count=12)
+            second = await store.initialize(shard_count=99)
+        finally:
+            await store.close()
+
+        assert (first, second) == (12, 12)
+
+    async def test_without_migrating_empty_storage_is_refused(
+        self, backend: Backend, tmp_path: Path
+    ) -> None:
+        store = backend.make(tmp_path)
+        try:
+            with pytest.raises(StorageError):
+                await store.initialize(shard_count=4, migrate=False)
+        finally:
+            await store.close()
+
+    async def test_initialising_again_keeps_the_data(self, store: Store) -> None:
+        timer = make_timer()
+        await store.insert_timers([timer])
+        await store.acquire_leases("r", [1], now=at(0), duration=10)
+
+        count = await store.initialize(shard_count=SHARDS + 1)
+        unmigrated = await store.initialize(shard_count=SHARDS + 2, migrate=False)
+
+        assert (count, unmigrated) == (SHARDS, SHARDS)
+        assert await store.get_timer(NAMESPACE, timer.id) == timer
+        assert [lease.shard for lease in await store.list_leases()] == [1]
+
+    async def test_ping_answers_when_open(self, store: Store) -> None:
+        await store.ping()
+
+
+class TestReopen:
+    async def test_reopened_store_keeps_everything(
+        self, durable_backend: Backend, tmp_path: Path
+    ) -> None:
+        timer = make_timer()
+        writer = durable_backend.make(tmp_path)
+        await writer.initialize(shard_count=5)
+        await writer.insert_timers([timer])
+        await writer.acquire_leases("r", [2], now=at(0), duration=10)
+        await writer.close()
+
+        reader = durable_backend.make(tmp_path)
+        try:
+            count = await reader.initialize(shard_count=50, migrate=False)
+            stored = await reader.get_timer(NAMESPACE, timer.id)
+            leases = await reader.list_leases()
+        finally:
+            await reader.close()
+
+        assert count == 5
+        assert stored == timer
+        assert [(lease.shard, lease.owner, lease.epoch) for lease in leases] == [
+            (2, "r", 1)
+        ]
+
+    async def test_closed_store_can_be_initialised_again(
+        self, durable_backend: Backend, tmp_path: Path
+    ) -> None:
+        timer = make_timer()
+        store = durable_backend.make(tmp_path)
+        await store.initialize(shard_count=5)
+        await store.insert_timers([timer])
+        await store.close()
+
+        try:
+            await store.initialize(shard_count=5)
+            stored = await store.get_timer(NAMESPACE, timer.id)
+        finally:
+            await store.close()
+
+        assert stored == timer

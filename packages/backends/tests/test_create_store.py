@@ -1,0 +1,71 @@
+"""Choosing a store by URL, and the public names of the package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import timerbackends
+import timerbackends.sql
+from timerbackends import create_store
+from timerbackends.sql import SQLAlchemyStore
+from timerkernel import MemoryStore
+
+pytestmark = pytest.mark.anyio
+
+
+def test_memory_url_gives_a_memory_store() -> None:
+    assert isinstance(create_store("memory://"), MemoryStore)
+
+
+def test_sqlite_url_gives_the_sql_store_with_its_options(tmp_path: Path) -> None:
+    store = create_store(f"sqlite:///{tmp_path / 't.db'}", pool_size=2)
+
+    assert isinstance(store, SQLAlchemyStore)
+    assert store._engines.readers.pool.size() == 2  # type: ignore[attr-defined]
+
+
+async def test_the_default_server_url_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = create_store("sqlite:///./timers.db")
+    try:
+        assert await store.initialize(shard_count=16) == 16
+        await store.ping()
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("cassandra://db1,db2:9042/timers", id="cassandra"),
+        pytest.param("mongodb://u:secret@db:27017/timers", id="mongodb"),
+        pytest.param("ftp://files", id="unknown"),
+        pytest.param("timers.db", id="no-scheme"),
+    ],
+)
+def test_unsupported_schemes_are_named_with_the_supported_ones(url: str) -> None:
+    with pytest.raises(ValueError, match="supported: memory://, sqlite://") as caught:
+        create_store(url)
+
+    assert "secret" not in str(caught.value)
+
+
+def test_memory_store_takes_no_options() -> None:
+    with pytest.raises(ValueError, match="pool_size"):
+        create_store("memory://", pool_size=3)
+
+
+def test_unknown_option_of_the_sql_store_is_a_type_error() -> None:
+    with pytest.raises(TypeError):
+        create_store("sqlite:///t.db", pool_sizes=3)
+
+
+def test_public_names() -> None:
+    assert sorted(timerbackends.__all__) == ["SUPPORTED_SCHEMES", "create_store"]
+    assert timerbackends.sql.__all__ == ["SQLAlchemyStore"]
+    for name in timerbackends.__all__:
+        assert hasattr(timerbackends, name)
