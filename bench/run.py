@@ -51,7 +51,9 @@ def free_port() -> int:
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return (
+        moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
 
 
 def parse_iso(text: str) -> float:
@@ -79,8 +81,12 @@ class Services:
 
     def start(self) -> None:
         self.receiver = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "receiver.py"), str(self.receiver_port),
-             str(self.received_file)],
+            [
+                sys.executable,
+                str(ROOT / "bench" / "receiver.py"),
+                str(self.receiver_port),
+                str(self.received_file),
+            ],
             stdout=subprocess.PIPE,
         )
         assert self.receiver.stdout is not None
@@ -88,8 +94,16 @@ class Services:
 
         env = {**os.environ, "TIMERSERVER_LOG_LEVEL": "warning"}
         self.server = subprocess.Popen(
-            [sys.executable, "-m", "timerserver", "serve", "--port", str(self.api_port),
-             "--storage", f"sqlite:///{self.folder / 'timers.db'}"],
+            [
+                sys.executable,
+                "-m",
+                "timerserver",
+                "serve",
+                "--port",
+                str(self.api_port),
+                "--storage",
+                f"sqlite:///{self.folder / 'timers.db'}",
+            ],
             env=env,
         )
 
@@ -99,7 +113,11 @@ class Services:
                 process.send_signal(signal.SIGTERM)
                 process.wait(timeout=60)
 
-        return json.loads(self.received_file.read_text()) if self.received_file.exists() else []
+        return (
+            json.loads(self.received_file.read_text())
+            if self.received_file.exists()
+            else []
+        )
 
 
 async def wait_ready(session: aiohttp.ClientSession, base: str) -> None:
@@ -146,9 +164,13 @@ async def measure_single_creates(
     far = datetime.now(UTC) + timedelta(days=1)
 
     async def create(index: int) -> None:
-        async with session.post(url, json=timer_body(f"s{index}", far, services.hook)) as answer:
+        async with session.post(
+            url, json=timer_body(f"s{index}", far, services.hook)
+        ) as answer:
             if answer.status != 201:
-                raise RuntimeError(f"create answered {answer.status}: {await answer.text()}")
+                raise RuntimeError(
+                    f"create answered {answer.status}: {await answer.text()}"
+                )
 
             await answer.read()
 
@@ -170,7 +192,9 @@ async def create_batches(
         for batch in queue:
             async with session.post(url, json={"timers": batch}) as answer:
                 results = (await answer.json())["results"]
-                if answer.status != 200 or any(item["status"] != 201 for item in results):
+                if answer.status != 200 or any(
+                    item["status"] != 201 for item in results
+                ):
                     raise RuntimeError(f"batch create failed: {answer.status}")
 
     started = time.perf_counter()
@@ -179,7 +203,11 @@ async def create_batches(
 
 
 async def wait_delivered(
-    session: aiohttp.ClientSession, services: Services, namespace: str, count: int, limit: float
+    session: aiohttp.ClientSession,
+    services: Services,
+    namespace: str,
+    count: int,
+    limit: float,
 ) -> None:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -190,7 +218,9 @@ async def wait_delivered(
 
         await asyncio.sleep(0.25)
 
-    raise RuntimeError(f"{namespace}: not all {count} timers delivered within {limit} s")
+    raise RuntimeError(
+        f"{namespace}: not all {count} timers delivered within {limit} s"
+    )
 
 
 def lateness_summary(received: list[list[Any]], prefix: str) -> dict[str, float]:
@@ -199,7 +229,11 @@ def lateness_summary(received: list[list[Any]], prefix: str) -> dict[str, float]
         for arrived, timer_id, fire_at, attempt in received
         if isinstance(timer_id, str) and timer_id.startswith(prefix) and attempt == 1
     ]
-    arrivals = [arrived for arrived, timer_id, *_ in received if str(timer_id).startswith(prefix)]
+    arrivals = [
+        arrived
+        for arrived, timer_id, *_ in received
+        if str(timer_id).startswith(prefix)
+    ]
     span = max(arrivals) - min(arrivals) if len(arrivals) > 1 else float("nan")
     return {
         "count": len(late),
@@ -227,12 +261,22 @@ async def one_run(sizes: dict[str, int]) -> dict[str, Any]:
                 )
 
                 far = datetime.now(UTC) + timedelta(days=1)
-                bodies = [timer_body(f"b{i}", far, services.hook) for i in range(sizes["batch"])]
-                result["create_batch_per_s"] = await create_batches(session, services, "batch", bodies)
+                bodies = [
+                    timer_body(f"b{i}", far, services.hook)
+                    for i in range(sizes["batch"])
+                ]
+                result["create_batch_per_s"] = await create_batches(
+                    session, services, "batch", bodies
+                )
 
                 # All due at one instant, far enough ahead that creating them is done.
-                burst_at = datetime.now(UTC) + timedelta(seconds=4 + sizes["burst"] / 20_000)
-                bodies = [timer_body(f"burst{i}", burst_at, services.hook) for i in range(sizes["burst"])]
+                burst_at = datetime.now(UTC) + timedelta(
+                    seconds=4 + sizes["burst"] / 20_000
+                )
+                bodies = [
+                    timer_body(f"burst{i}", burst_at, services.hook)
+                    for i in range(sizes["burst"])
+                ]
                 await create_batches(session, services, "burst", bodies)
                 await wait_delivered(session, services, "burst", sizes["burst"], 300)
 
@@ -240,11 +284,15 @@ async def one_run(sizes: dict[str, int]) -> dict[str, Any]:
                 start = datetime.now(UTC) + timedelta(seconds=4)
                 steady = sizes["steady_seconds"] * 1000
                 bodies = [
-                    timer_body(f"rate{i}", start + timedelta(milliseconds=i), services.hook)
+                    timer_body(
+                        f"rate{i}", start + timedelta(milliseconds=i), services.hook
+                    )
                     for i in range(steady)
                 ]
                 await create_batches(session, services, "rate", bodies)
-                await wait_delivered(session, services, "rate", steady, 120 + sizes["steady_seconds"])
+                await wait_delivered(
+                    session, services, "rate", steady, 120 + sizes["steady_seconds"]
+                )
         finally:
             received = services.stop()
 
@@ -255,7 +303,11 @@ async def one_run(sizes: dict[str, int]) -> dict[str, Any]:
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     def spread(values: list[float]) -> dict[str, float]:
-        return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+        return {
+            "median": statistics.median(values),
+            "min": min(values),
+            "max": max(values),
+        }
 
     return {
         "create_single_per_s": spread([run["create_single_per_s"] for run in runs]),
@@ -268,11 +320,17 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def write_markdown(summary: dict[str, Any], meta: dict[str, Any], sizes: dict[str, int]) -> None:
+def write_markdown(
+    summary: dict[str, Any], meta: dict[str, Any], sizes: dict[str, int]
+) -> None:
     rows = [
         ("Single creates, 64 concurrent clients", "create_single_per_s", "timers/s"),
         ("Batch creates, 1,000 per request", "create_batch_per_s", "timers/s"),
-        (f"Delivery burst ({sizes['burst']:,} due at once)", "delivery_burst_per_s", "deliveries/s"),
+        (
+            f"Delivery burst ({sizes['burst']:,} due at once)",
+            "delivery_burst_per_s",
+            "deliveries/s",
+        ),
         ("Lateness p99 in that burst", "burst_lateness_p99_ms", "ms"),
         ("Lateness p50 at 1,000/s", "rate_1000_p50_ms", "ms"),
         ("Lateness p99 at 1,000/s", "rate_1000_p99_ms", "ms"),
@@ -299,7 +357,9 @@ def write_markdown(summary: dict[str, Any], meta: dict[str, Any], sizes: dict[st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="small sizes, to try the benchmark")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes, to try the benchmark"
+    )
     arguments = parser.parse_args()
     sizes = (
         {"single": 2000, "batch": 5000, "burst": 2000, "steady_seconds": 3}
