@@ -52,6 +52,25 @@ _BATCH_FIELDS = frozenset({"timers"})
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
+# TODO: the web UI replaces this page once it is built into the package.
+_HOME_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Timer service</title>
+<style>body { font: 16px/1.5 system-ui, sans-serif; margin: 2rem auto;
+max-width: 40rem; padding: 0 1rem; }</style></head><body>
+<h1>Timer service</h1>
+<p>This server runs the timer API at <code>/api/v1</code>.</p>
+<ul>
+<li><a href="/docs">API reference</a></li>
+<li><a href="/api/v1/openapi.json">OpenAPI document</a></li>
+<li><a href="/api/v1/namespaces">Namespaces and their timers</a></li>
+<li><a href="/metrics">Metrics</a></li>
+<li><a href="/readyz">Readiness</a></li>
+</ul>
+</body></html>
+"""
+
 
 @attrs.define
 class ServerState:
@@ -326,6 +345,9 @@ class Api:
     async def docs(self, request: Request) -> Response:
         return HTMLResponse(render_docs_page(build_openapi()))
 
+    async def home(self, request: Request) -> Response:
+        return HTMLResponse(_HOME_PAGE)
+
 
 def _body_too_large(size: int, limit: int) -> ApiError:
     return ApiError(
@@ -492,6 +514,7 @@ def create_app(
             name="list_namespaces",
         ),
         Route(f"{API}/openapi.json", api.openapi, methods=["GET"], name="openapi"),
+        Route("/", api.home, methods=["GET"], name="home"),
         Route("/docs", api.docs, methods=["GET"], name="docs"),
         Route("/healthz", api.healthz, methods=["GET"], name="healthz"),
         Route("/readyz", api.readyz, methods=["GET"], name="readyz"),

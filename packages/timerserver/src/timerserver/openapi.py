@@ -465,6 +465,19 @@ def _document() -> str:
                 "responses": {"200": _json_body({"type": "object"}, "OpenAPI 3.0.")},
             }
         },
+        "/": {
+            "get": {
+                "operationId": "getHome",
+                "summary": "The server's home page",
+                "tags": ["operations"],
+                "responses": {
+                    "200": {
+                        "description": "HTML.",
+                        "content": {"text/html": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
         "/docs": {
             "get": {
                 "operationId": "getDocs",
