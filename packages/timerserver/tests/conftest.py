@@ -1,0 +1,121 @@
+"""Fixtures: real server processes, a real webhook receiver, an HTTP client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import httpx
+import pytest
+
+from blackbox import (
+    SIGNING_SECRET,
+    SMALL_BODY_LIMIT,
+    SMALL_PAYLOAD_LIMIT,
+    Api,
+    Receiver,
+    ServerFactory,
+    ServerProcess,
+    WebhookServer,
+    namespace_for,
+)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """The shared server: default limits, callbacks signed with SIGNING_SECRET.
+
+    Tests that share it keep to their own namespace and never stop it.
+    """
+    process = ServerProcess(
+        tmp_path_factory.mktemp("shared-server"),
+        env={"TIMERSERVER_CALLBACKS__SIGNING_SECRET": SIGNING_SECRET},
+    )
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A second shared server: small body and payload limits, no signing secret."""
+    process = ServerProcess(
+        tmp_path_factory.mktemp("limited-server"),
+        env={
+            "TIMERSERVER_LIMITS__MAX_PAYLOAD_BYTES": str(SMALL_PAYLOAD_LIMIT),
+            "TIMERSERVER_LIMITS__MAX_BODY_BYTES": str(SMALL_BODY_LIMIT),
+        },
+    )
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
+    """Make servers of the test's own, stopped (or killed) at teardown."""
+    made: list[ServerProcess] = []
+
+    def make(
+        env: Mapping[str, str] | None = None,
+        args: Sequence[str] = (),
+        *,
+        start: bool = True,
+        command_args: Sequence[str] | None = None,
+        port: int | None = None,
+        workdir: Path | None = None,
+    ) -> ServerProcess:
+        process = ServerProcess(
+            workdir or tmp_path / f"server-{len(made)}",
+            env=env,
+            args=args,
+            command_args=command_args,
+            port=port,
+        )
+        made.append(process)
+        if start:
+            process.start()
+
+        return process
+
+    yield make
+    for process in made:
+        try:
+            process.stop(timeout=10)
+        finally:
+            process.kill()
+
+
+@pytest.fixture(scope="session")
+def client(server: ServerProcess) -> Iterator[httpx.Client]:
+    with server.client() as http:
+        yield http
+
+
+@pytest.fixture
+def ns(request: pytest.FixtureRequest) -> str:
+    """A namespace of this test's own on the shared server."""
+    return namespace_for(request.node.nodeid)
+
+
+@pytest.fixture
+def api(client: httpx.Client, ns: str) -> Api:
+    return Api(client, ns)
+
+
+@pytest.fixture(scope="session")
+def webhook_server() -> Iterator[WebhookServer]:
+    target = WebhookServer().start()
+    yield target
+    target.stop()
+
+
+@pytest.fixture
+def receiver(webhook_server: WebhookServer, request: pytest.FixtureRequest) -> Receiver:
+    """A webhook target of this test's own: a path prefix on the shared receiver."""
+    return Receiver(webhook_server, "/" + namespace_for(request.node.nodeid))

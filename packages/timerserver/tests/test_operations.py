@@ -1,0 +1,125 @@
+"""/healthz, /readyz and /metrics."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from blackbox import FAST_RETRY, Api, Receiver, Reply, timer_body, utc_now, wait_until
+
+SAMPLE = re.compile(
+    r"(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})?\s+(?P<value>\S+)(?:\s+\d+)?"
+)
+LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def metric_samples(text: str) -> list[tuple[str, dict[str, str], float]]:
+    """The samples of a Prometheus text exposition."""
+    samples = []
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+
+        match = SAMPLE.fullmatch(line)
+        assert match is not None, f"not a sample line: {line!r}"
+        labels = dict(LABEL.findall(match.group("labels") or ""))
+        samples.append((match.group("name"), labels, float(match.group("value"))))
+
+    return samples
+
+
+def metric_total(client: httpx.Client, name: str, **labels: str) -> float:
+    """The sum of the samples of *name* whose labels include *labels*."""
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    return sum(
+        value
+        for sample, sample_labels, value in metric_samples(response.text)
+        if sample == name and labels.items() <= sample_labels.items()
+    )
+
+
+class TestHealth:
+    def test_healthz_answers_200(self, client: httpx.Client) -> None:
+        assert client.get("/healthz").status_code == 200
+
+    def test_readyz_answers_200_when_storage_is_reachable(
+        self, client: httpx.Client
+    ) -> None:
+        assert client.get("/readyz").status_code == 200
+
+
+class TestWebUi:
+    def test_serve_runs_the_web_ui(self, client: httpx.Client) -> None:
+        response = client.get("/", follow_redirects=True)
+
+        assert response.status_code == 200, response.text[:300]
+        assert response.headers["content-type"].startswith("text/html")
+
+
+class TestMetrics:
+    def test_metrics_are_prometheus_text_with_the_counters(
+        self, client: httpx.Client
+    ) -> None:
+        response = client.get("/metrics")
+
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/plain")
+        names = {name for name, _, _ in metric_samples(response.text)}
+        assert "timerserver_timers_created_total" in names
+        assert "timerserver_deliveries_total" in names or any(
+            "# TYPE timerserver_deliveries" in line
+            for line in response.text.splitlines()
+        )
+
+    def test_created_counter_counts_a_create(
+        self, api: Api, client: httpx.Client, receiver: Receiver
+    ) -> None:
+        before = metric_total(client, "timerserver_timers_created_total")
+
+        api.created(timer_body("counted", receiver.url()))
+
+        assert metric_total(client, "timerserver_timers_created_total") == before + 1
+
+    def test_delivery_counters_count_each_outcome(
+        self, api: Api, client: httpx.Client, receiver: Receiver
+    ) -> None:
+        outcomes = ("succeeded", "retried", "failed", "rescheduled")
+        before = {
+            outcome: metric_total(
+                client, "timerserver_deliveries_total", outcome=outcome
+            )
+            for outcome in outcomes
+        }
+        receiver.script("/fail", Reply(status=500))
+        receiver.script("/later", Reply(json={"next_delay_seconds": 3600}))
+        now = utc_now()
+        api.created(timer_body("ok", receiver.url("/ok"), fire_at=now))
+        api.created(timer_body("later", receiver.url("/later"), fire_at=now))
+        api.created(
+            timer_body(
+                "fail",
+                receiver.url("/fail"),
+                fire_at=now,
+                retry_policy=dict(FAST_RETRY, max_attempts=2),
+            )
+        )
+        api.wait_status("ok", "succeeded")
+        api.wait_status("fail", "failed")
+        receiver.wait_for(1, "/later")
+
+        def all_counted() -> dict[str, float] | None:
+            after = {
+                outcome: metric_total(
+                    client, "timerserver_deliveries_total", outcome=outcome
+                )
+                for outcome in outcomes
+            }
+            return after if all(after[o] > before[o] for o in outcomes) else None
+
+        after = wait_until(
+            all_counted, timeout=5, message=lambda: f"counters from {before}"
+        )
+
+        assert all(after[o] >= before[o] + 1 for o in outcomes)
