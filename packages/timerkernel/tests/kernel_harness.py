@@ -254,6 +254,8 @@ class FlakyStore(Store):
         self.inner = inner
         self.down = False
         self.outcome_results: list[list[bool]] = []
+        # While set, claims wait for this event before they read anything.
+        self.claim_gate: anyio.Event | None = None
 
     def _check(self) -> None:
         if self.down:
@@ -317,6 +319,9 @@ class FlakyStore(Store):
 
     async def claim_timers(self, due: Sequence[DueTimer]) -> list[Timer]:
         self._check()
+        if self.claim_gate is not None:
+            await self.claim_gate.wait()
+
         return await self.inner.claim_timers(due)
 
     async def record_outcomes(self, outcomes: Sequence[Outcome]) -> list[bool]:

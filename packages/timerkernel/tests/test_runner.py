@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta, timezone
 
+import anyio
 import attrs
 import pytest
 
@@ -144,6 +145,24 @@ class TestFiring:
 
         assert early_calls == 0
         assert h.dispatcher.times_of("t1") == [at(2.5)]
+
+    async def test_poll_during_a_claim_does_not_load_the_timer_twice(self) -> None:
+        h = await make_harness(
+            runner_settings=RunnerSettings(poll_interval_seconds=0.1)
+        )
+        gate = anyio.Event()
+        async with running(h.runner):
+            await h.create(spec(fire_at=at(1)))
+            h.store.claim_gate = gate
+            await h.step(1)
+            await h.step(0.5)
+            loaded_during_claim = (NS, "t1") in h.runner._loaded
+            h.store.claim_gate = None
+            gate.set()
+            await h.step(5)
+
+        assert not loaded_during_claim
+        assert len(h.dispatcher.calls_of("t1")) == 1
 
     async def test_delivered_timer_is_succeeded(self) -> None:
         h = await make_harness()

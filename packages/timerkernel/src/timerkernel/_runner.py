@@ -494,9 +494,22 @@ class Runner:
 
             del self._loaded[entry.key]
             if entry.shard in self.leases:
+                # In flight from here on, claim included: a poll that reads the
+                # timer meanwhile must not load it a second time.
+                self._in_flight.add(entry.key)
                 due.append(entry)
 
         return due
+
+    def _release(self, key: tuple[str, str]) -> None:
+        """Forget a timer that was popped but will not be delivered now."""
+        self._in_flight.discard(key)
+        changed = self._changed_in_flight.pop(key, None)
+        if changed is not None:
+            self._remember(changed)
+
+        if not self._in_flight:
+            self._idle.set()
 
     async def _fire_loop(self) -> None:
         failures = 0
@@ -513,6 +526,7 @@ class Runner:
             except StorageError as exc:
                 failures += 1
                 for entry in due:
+                    self._release(entry.key)
                     self._remember(entry)
 
                 wait = self._storage_backoff(failures)
@@ -532,13 +546,18 @@ class Runner:
                 extra={"action": "claim"},
             )
             assert self._task_group is not None
+            claimed = {timer.key for timer in timers}
+            for entry in due:
+                if entry.key not in claimed:
+                    self._release(entry.key)
+
             for timer in timers:
                 epoch = self.leases.get(timer.shard)
-                if epoch is None or timer.key in self._in_flight:
+                if epoch is None:
+                    self._release(timer.key)
                     continue
 
                 await self._limiter.acquire()
-                self._in_flight.add(timer.key)
                 self._task_group.start_soon(self._deliver, timer, epoch)
 
     async def _wait_for_due(self) -> None:
