@@ -190,12 +190,21 @@ async def create_batches(
 
     async def worker() -> None:
         for batch in queue:
-            async with session.post(url, json={"timers": batch}) as answer:
-                results = (await answer.json())["results"]
-                if answer.status != 200 or any(
-                    item["status"] != 201 for item in results
-                ):
-                    raise RuntimeError(f"batch create failed: {answer.status}")
+            # Creates are safe to repeat (dedup by id): a repeat answers 200.
+            for attempt in range(3):
+                try:
+                    async with session.post(url, json={"timers": batch}) as answer:
+                        status = answer.status
+                        results = (await answer.json())["results"]
+                        break
+                except aiohttp.ClientConnectionError:
+                    if attempt == 2:
+                        raise
+
+            if status != 200 or any(
+                item["status"] not in (200, 201) for item in results
+            ):
+                raise RuntimeError(f"batch create failed: {status}")
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))

@@ -228,6 +228,10 @@ async def _serve(settings: Settings) -> int:
             log_config=None,
             server_header=False,
             timeout_graceful_shutdown=30,
+            # Longer than the idle timeout of common load balancers and
+            # clients, so that the server is not the side that closes an
+            # idle connection just as a client reuses it.
+            timeout_keep_alive=75,
         )
     )
 
