@@ -25,12 +25,13 @@ from timerkernel import (
     MemoryStore,
     Outcome,
     Runner,
+    RunnerSettings,
     TimerStatus,
     next_state,
 )
 
 SHARDS = 16
-LEASE_SECONDS = 10.0
+LEASE_SECONDS = RunnerSettings().lease_duration_seconds
 
 
 @attrs.define

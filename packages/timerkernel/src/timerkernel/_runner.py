@@ -67,7 +67,7 @@ class RunnerSettings:
     max_loaded: int = 50_000
     batch_size: int = 500
     max_in_flight: int = 512
-    lease_duration_seconds: float = 10.0
+    lease_duration_seconds: float = 6.0
     heartbeat_interval_seconds: float = 2.0
     purge_interval_seconds: float = 60.0
     storage_retry_seconds: float = 0.5

@@ -61,7 +61,7 @@ class RunnerSettings:
     poll_interval_seconds: float = 1.0
     batch_size: int = 500
     max_in_flight: int = 512
-    lease_duration_seconds: float = 10.0
+    lease_duration_seconds: float = 6.0
     heartbeat_interval_seconds: float = 2.0
     purge_interval_seconds: float = 60.0
 
