@@ -67,17 +67,29 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 class Services:
-    """The server and the receiver of one run, as child processes."""
+    """The processes of one run: receiver, API server, runners, database.
 
-    def __init__(self, folder: Path) -> None:
+    *shape* is ``sqlite`` (one ``serve`` with its runner on a SQLite file) or
+    ``postgres-N`` (a throwaway PostgreSQL node, one ``serve --no-runner``
+    and N ``runner`` processes).
+    """
+
+    def __init__(self, folder: Path, shape: str) -> None:
         self.folder = folder
+        self.shape = shape
         self.api_port = free_port()
         self.receiver_port = free_port()
         self.received_file = folder / "received.json"
         self.base = f"http://127.0.0.1:{self.api_port}"
         self.hook = f"http://127.0.0.1:{self.receiver_port}/hook"
-        self.server: subprocess.Popen[bytes] | None = None
+        self.processes: list[subprocess.Popen[bytes]] = []
         self.receiver: subprocess.Popen[bytes] | None = None
+        self.postgres: Any = None
+
+    def _timerserver(self, *arguments: str) -> None:
+        env = {**os.environ, "TIMERSERVER_LOG_LEVEL": "warning"}
+        command = [sys.executable, "-m", "timerserver", *arguments]
+        self.processes.append(subprocess.Popen(command, env=env))
 
     def start(self) -> None:
         self.receiver = subprocess.Popen(
@@ -92,32 +104,42 @@ class Services:
         assert self.receiver.stdout is not None
         self.receiver.stdout.readline()
 
-        env = {**os.environ, "TIMERSERVER_LOG_LEVEL": "warning"}
-        self.server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "timerserver",
-                "serve",
-                "--port",
-                str(self.api_port),
-                "--storage",
-                f"sqlite:///{self.folder / 'timers.db'}",
-            ],
-            env=env,
+        serve = ["serve", "--port", str(self.api_port)]
+        if self.shape == "sqlite":
+            self._timerserver(
+                *serve, "--storage", f"sqlite:///{self.folder / 'timers.db'}"
+            )
+            return
+
+        from timerbackends.testing.postgres import PostgresServer
+
+        runners = int(self.shape.removeprefix("postgres-"))
+        self.postgres = PostgresServer(self.folder / "postgres")
+        self.postgres.start()
+        url = self.postgres.url
+        subprocess.run(
+            [sys.executable, "-m", "timerserver", "migrate", "--storage", url],
+            check=True,
+            capture_output=True,
         )
+        self._timerserver(*serve, "--storage", url, "--no-runner")
+        for _ in range(runners):
+            self._timerserver("runner", "--storage", url)
 
     def stop(self) -> list[list[Any]]:
-        for process in (self.server, self.receiver):
+        for process in [*self.processes, self.receiver]:
             if process is not None and process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 process.wait(timeout=60)
 
-        return (
-            json.loads(self.received_file.read_text())
-            if self.received_file.exists()
-            else []
-        )
+        if self.postgres is not None:
+            self.postgres.destroy()
+
+        if not self.received_file.exists():
+            return []
+
+        received: list[list[Any]] = json.loads(self.received_file.read_text())
+        return received
 
 
 async def wait_ready(session: aiohttp.ClientSession, base: str) -> None:
@@ -255,9 +277,9 @@ def lateness_summary(received: list[list[Any]], prefix: str) -> dict[str, float]
     }
 
 
-async def one_run(sizes: dict[str, int]) -> dict[str, Any]:
+async def one_run(shape: str, sizes: dict[str, int]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
-        services = Services(Path(folder))
+        services = Services(Path(folder), shape)
         services.start()
         try:
             connector = aiohttp.TCPConnector(limit=CONCURRENCY)
@@ -329,58 +351,78 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def write_markdown(
-    summary: dict[str, Any], meta: dict[str, Any], sizes: dict[str, int]
-) -> None:
+_ROWS = [
+    ("Single creates, 64 concurrent clients", "create_single_per_s", "timers/s"),
+    ("Batch creates, 1,000 per request", "create_batch_per_s", "timers/s"),
+    ("Delivery burst, all due at once", "delivery_burst_per_s", "deliveries/s"),
+    ("Lateness p99 in that burst", "burst_lateness_p99_ms", "ms"),
+    ("Lateness p50 at 1,000/s", "rate_1000_p50_ms", "ms"),
+    ("Lateness p99 at 1,000/s", "rate_1000_p99_ms", "ms"),
+    ("Lateness max at 1,000/s", "rate_1000_max_ms", "ms"),
+]
+
+
+def write_markdown(summaries: dict[str, Any], meta: dict[str, Any]) -> None:
+    shapes = list(summaries)
+
+    def cell(figures: dict[str, float]) -> str:
+        return f"{figures['median']:,.0f} ({figures['min']:,.0f}–{figures['max']:,.0f})"
+
+    header = "| measure | unit | " + " | ".join(shapes) + " |"
+    rule = "| --- | --- |" + " ---: |" * len(shapes)
     rows = [
-        ("Single creates, 64 concurrent clients", "create_single_per_s", "timers/s"),
-        ("Batch creates, 1,000 per request", "create_batch_per_s", "timers/s"),
-        (
-            f"Delivery burst ({sizes['burst']:,} due at once)",
-            "delivery_burst_per_s",
-            "deliveries/s",
-        ),
-        ("Lateness p99 in that burst", "burst_lateness_p99_ms", "ms"),
-        ("Lateness p50 at 1,000/s", "rate_1000_p50_ms", "ms"),
-        ("Lateness p99 at 1,000/s", "rate_1000_p99_ms", "ms"),
-        ("Lateness max at 1,000/s", "rate_1000_max_ms", "ms"),
+        f"| {label} | {unit} | "
+        + " | ".join(cell(summaries[shape][key]) for shape in shapes)
+        + " |"
+        for label, key, unit in _ROWS
     ]
-    table = "\n".join(
-        f"| {label} | {summary[key]['median']:,.0f} | {summary[key]['min']:,.0f}–"
-        f"{summary[key]['max']:,.0f} | {unit} |"
-        for label, key, unit in rows
-    )
     text = (ROOT / "docs" / "performance.md").read_text()
     start = text.index("<!-- bench:start -->")
     end = text.index("<!-- bench:end -->")
+    sizes = meta["sizes"]
     block = (
         "<!-- bench:start -->\n"
-        f"Measured {meta['date']} on {meta['machine']}, {meta['runs']} runs "
-        "(median, min–max).\n\n"
-        "| measure | median | min–max | unit |\n| --- | ---: | ---: | --- |\n"
-        f"{table}\n"
+        f"Measured {meta['date']} on {meta['machine']}: median of {meta['runs']} "
+        "runs, min–max in brackets. Columns: `sqlite` is one `serve` on SQLite; "
+        "`postgres-N` is one API process and N runner processes on PostgreSQL, "
+        "all on the same two cores. "
+        f"Sizes: {sizes['single']:,} single creates, {sizes['batch']:,} batch "
+        f"creates, a burst of {sizes['burst']:,}, {sizes['steady_seconds']} s at "
+        "1,000/s.\n\n" + "\n".join([header, rule, *rows]) + "\n"
     )
     (ROOT / "docs" / "performance.md").write_text(text[:start] + block + text[end:])
+
+
+SHAPES = ["sqlite", "postgres-1", "postgres-2", "postgres-4"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
+        "--shapes",
+        default=",".join(SHAPES),
+        help=f"comma-separated, from {', '.join(SHAPES)} (default: all)",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="small sizes, to try the benchmark"
     )
     arguments = parser.parse_args()
+    shapes = arguments.shapes.split(",")
     sizes = (
         {"single": 2000, "batch": 5000, "burst": 2000, "steady_seconds": 3}
         if arguments.quick
         else {"single": 20_000, "batch": 100_000, "burst": 20_000, "steady_seconds": 15}
     )
 
-    runs = []
+    # Runs of the shapes are interleaved, so that a slow spell of this shared
+    # machine touches every shape alike.
+    runs: dict[str, list[dict[str, Any]]] = {shape: [] for shape in shapes}
     for number in range(arguments.runs):
-        print(f"run {number + 1} of {arguments.runs}", flush=True)
-        runs.append(asyncio.run(one_run(sizes)))
-        print(json.dumps(runs[-1], indent=2), flush=True)
+        for shape in shapes:
+            print(f"run {number + 1} of {arguments.runs}: {shape}", flush=True)
+            runs[shape].append(asyncio.run(one_run(shape, sizes)))
+            print(json.dumps(runs[shape][-1], indent=2), flush=True)
 
     meta = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
@@ -389,14 +431,14 @@ def main() -> None:
         "runs": arguments.runs,
         "sizes": sizes,
     }
-    summary = summarise(runs)
+    summaries = {shape: summarise(runs[shape]) for shape in shapes}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    output = {"meta": meta, "summary": summary, "runs": runs}
+    output = {"meta": meta, "summary": summaries, "runs": runs}
     (RESULTS / "latest.json").write_text(json.dumps(output, indent=2) + "\n")
     if not arguments.quick:
-        write_markdown(summary, meta, sizes)
+        write_markdown(summaries, meta)
 
-    print(json.dumps(summary, indent=2))
+    print(json.dumps(summaries, indent=2))
 
 
 if __name__ == "__main__":

@@ -120,8 +120,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _kernel_for(settings: Settings) -> Kernel:
+    options = {}
+    if settings.storage_pool_size is not None:
+        options["pool_size"] = settings.storage_pool_size
+
     try:
-        store = create_store(settings.storage)
+        store = create_store(settings.storage, **options)
     except ValueError as exc:
         raise SettingsError(f"setting 'storage': {exc}") from None
 

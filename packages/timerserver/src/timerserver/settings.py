@@ -73,6 +73,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     storage: str = DEFAULT_STORAGE
+    # Connections the store keeps open to its database; unset takes the
+    # store's own default. Not used by the memory store.
+    storage_pool_size: int | None = None
     shards: int = 16
     migrate: bool = True
     log_level: str = attrs.field(
@@ -230,7 +233,10 @@ def _coerce(value: Any, field: attrs.Attribute[Any], path: str) -> Any:
 
         raise SettingsError(f"setting {path!r} must be true or false, not {value!r}")
 
-    if kind == "int":
+    if value is None and "None" in kind:
+        return None
+
+    if kind.startswith("int"):
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             return value
 
