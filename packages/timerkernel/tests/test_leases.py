@@ -28,6 +28,7 @@ from timerkernel import (
     RunnerSettings,
     TimerStatus,
     next_state,
+    shard_of,
 )
 
 SHARDS = 16
@@ -256,3 +257,39 @@ class TestFairShare:
         assert held_by_a.keys() == set(range(SHARDS))
         assert {leases[shard].epoch for shard in share_b} == {3}
         assert b.dispatcher.closed == 1
+
+
+@pytest.mark.anyio
+class TestHandOver:
+    async def test_shard_is_released_only_after_its_delivery_is_recorded(
+        self,
+    ) -> None:
+        cluster = await Cluster.create()
+        a = await cluster.node("runner-a")
+        b = await cluster.node("runner-b")
+        # A timer whose shard is among those runner-a gives up when runner-b
+        # joins: the upper half of the shards, in sorted order.
+        timer_id = next(
+            f"t{n}" for n in range(1000) if shard_of(NS, f"t{n}", SHARDS) >= SHARDS // 2
+        )
+        shard = shard_of(NS, timer_id, SHARDS)
+        hold = Hold()
+        a.dispatcher.script(timer_id, hold)
+        await cluster.api.create_timer(NS, spec(timer_id, fire_at=at(1)))
+        async with running(a.runner) as fleet:
+            await step(cluster.clock, 1)
+            await fleet.start(b.runner)
+            await step(cluster.clock, 6)
+            owner_while_in_flight = (await cluster.owners())[shard]
+            hold.release()
+            await step(cluster.clock, 6)
+            owner_after = (await cluster.owners())[shard]
+
+        timer = await cluster.api.get_timer(NS, timer_id)
+
+        assert owner_while_in_flight == "runner-a"
+        assert owner_after == "runner-b"
+        assert len(a.dispatcher.calls_of(timer_id)) == 1
+        assert b.dispatcher.calls_of(timer_id) == []
+        assert timer.status is TimerStatus.succeeded
+        assert timer.version == 2

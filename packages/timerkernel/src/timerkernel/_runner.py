@@ -238,7 +238,11 @@ class Runner:
         self._loaded: dict[tuple[str, str], DueTimer] = {}
         self._heap: list[tuple[datetime, int, DueTimer]] = []
         self._order = itertools.count()
-        self._in_flight: set[tuple[str, str]] = set()
+        # Timers from the moment they are popped until their outcome is
+        # written or dropped, with the shard of each.
+        self._in_flight: dict[tuple[str, str], int] = {}
+        # Shards being handed over: still leased, no longer fired from.
+        self._draining: dict[int, int] = {}
         # Timers changed in this process while a delivery of theirs was under
         # way; they are loaded once that delivery's outcome is settled.
         self._changed_in_flight: dict[tuple[str, str], DueTimer] = {}
@@ -305,12 +309,15 @@ class Runner:
     async def _shut_down(self) -> None:
         try:
             with anyio.move_on_after(5):
-                await self.store.release_leases(self.runner_id, list(self.leases))
+                await self.store.release_leases(
+                    self.runner_id, [*self.leases, *self._draining]
+                )
                 await self.store.remove_runner(self.runner_id)
         except StorageError:
             logger.warning("could not release shards on stop; they expire instead")
         finally:
             self.leases.clear()
+            self._draining.clear()
             await self.dispatcher.close()
             logger.info(
                 "runner %s stopped",
@@ -336,29 +343,55 @@ class Runner:
         now = self.clock.now()
         duration = self.settings.lease_duration_seconds
         live = await self.store.heartbeat(self.runner_id, now=now, ttl=duration)
+        held = {**self.leases, **self._draining}
         renewed = await self.store.renew_leases(
-            self.runner_id, self.leases, now=now, duration=duration
+            self.runner_id, held, now=now, duration=duration
         )
-        for shard in self.leases.keys() - renewed.keys():
+        for shard in held.keys() - renewed.keys():
             logger.info(
                 "lost shard %d", shard, extra={"action": "shard_lost", "shard": shard}
             )
 
-        self.leases = renewed
+        self.leases = {s: e for s, e in renewed.items() if s in self.leases}
+        self._draining = {s: e for s, e in renewed.items() if s in self._draining}
         target = _fair_share(self.kernel.shard_count, live, self.runner_id)
         if len(self.leases) > target:
-            extra = sorted(self.leases)[target:]
-            await self.store.release_leases(self.runner_id, extra)
-            for shard in extra:
-                del self.leases[shard]
+            self._hand_over(sorted(self.leases)[target:])
+        elif len(self.leases) < target and self._draining:
+            # Runners left again before the hand-over finished: keep them.
+            for shard in sorted(self._draining)[: target - len(self.leases)]:
+                self.leases[shard] = self._draining.pop(shard)
 
-            logger.info(
-                "released shards %s for rebalancing",
-                extra,
-                extra={"action": "shards_released"},
-            )
-        elif len(self.leases) < target:
+        await self._release_drained()
+        if len(self.leases) < target:
             await self._take_free_shards(target - len(self.leases), now, duration)
+
+    def _hand_over(self, shards: Sequence[int]) -> None:
+        """Stop firing from *shards*; release them once their deliveries end.
+
+        Releasing at once would let the next owner deliver again what is
+        still in flight here, and fence out the outcomes written here.
+        """
+        for shard in shards:
+            self._draining[shard] = self.leases.pop(shard)
+
+        logger.info(
+            "handing over shards %s for rebalancing",
+            list(shards),
+            extra={"action": "shards_handed_over"},
+        )
+
+    async def _release_drained(self) -> None:
+        busy = set(self._in_flight.values())
+        drained = [shard for shard in self._draining if shard not in busy]
+        if not drained:
+            return
+
+        await self.store.release_leases(self.runner_id, drained)
+        for shard in drained:
+            del self._draining[shard]
+
+        logger.info("released shards %s", drained, extra={"action": "shards_released"})
 
     async def _take_free_shards(
         self, wanted: int, now: datetime, duration: float
@@ -496,14 +529,14 @@ class Runner:
             if entry.shard in self.leases:
                 # In flight from here on, claim included: a poll that reads the
                 # timer meanwhile must not load it a second time.
-                self._in_flight.add(entry.key)
+                self._in_flight[entry.key] = entry.shard
                 due.append(entry)
 
         return due
 
     def _release(self, key: tuple[str, str]) -> None:
         """Forget a timer that was popped but will not be delivered now."""
-        self._in_flight.discard(key)
+        self._in_flight.pop(key, None)
         changed = self._changed_in_flight.pop(key, None)
         if changed is not None:
             self._remember(changed)
@@ -652,7 +685,7 @@ class Runner:
     def _after_write(self, batch: Sequence[_Pending], applied: Sequence[bool]) -> None:
         for item, ok in zip(batch, applied, strict=True):
             timer = item.outcome.timer
-            self._in_flight.discard(timer.key)
+            self._in_flight.pop(timer.key, None)
             changed = self._changed_in_flight.pop(timer.key, None)
             if not ok:
                 logger.info(
