@@ -3,34 +3,136 @@
 A backend joins the suite by adding a :class:`Backend` to :data:`BACKENDS`;
 one that needs a database server carries a marker and starts the server in
 its factory.
+
+The ``postgres`` backend runs on one PostgreSQL server for the session
+(:class:`~timerbackends.testing.postgres.PostgresServer`), with a database
+of its own for each test's directory, emptied when the test ends. Without
+PostgreSQL (and no way to install it) those tests are skipped, except on CI
+(``CI=true``), where they fail.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import itertools
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from backend_support import SHARDS, Backend
+from postgres_support import require_postgres
 from timerbackends.sql import SQLAlchemyStore
+from timerbackends.testing.postgres import PostgresServer
 from timerkernel import MemoryStore
 from timerkernel.abc import Store
+
+
+class PostgresDatabases:
+    """The session's PostgreSQL server, and a database per test directory.
+
+    A database is emptied when its test ends (its schema dropped and made
+    anew, which takes milliseconds where a new database takes tens) and
+    handed to a later test, so the session makes only as many as one test
+    uses at once.
+    """
+
+    def __init__(self) -> None:
+        self.server: PostgresServer | None = None
+        self.by_directory: dict[Path, str] = {}
+        self._free: list[str] = []
+        self._numbers = itertools.count(1)
+
+    def url_for(self, directory: Path) -> str:
+        """The URL of *directory*'s database, taken at the first call."""
+        if self.server is None:
+            raise RuntimeError("the postgres backend is used without its fixture")
+
+        name = self.by_directory.get(directory)
+        if name is None:
+            if self._free:
+                name = self._free.pop()
+            else:
+                name = f"test_{next(self._numbers)}"
+                self.server.create_database(name)
+
+            self.by_directory[directory] = name
+
+        return self.server.url_for(name)
+
+    def release_all(self) -> None:
+        """Empty the databases taken since the last call and keep them."""
+        assert self.server is not None
+        for name in self.by_directory.values():
+            # A store a test failed to close must not hold the schema.
+            self.server.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                f"WHERE datname = '{name}' AND pid <> pg_backend_pid()",
+                database="postgres",
+            )
+            self.server.execute(
+                "DROP SCHEMA public CASCADE; CREATE SCHEMA public", database=name
+            )
+            self._free.append(name)
+
+        self.by_directory.clear()
+
+
+POSTGRES = PostgresDatabases()
 
 
 def _sqlite(directory: Path) -> Store:
     return SQLAlchemyStore(f"sqlite:///{directory / 'timers.db'}")
 
 
+def _postgres(directory: Path) -> Store:
+    return SQLAlchemyStore(POSTGRES.url_for(directory))
+
+
 BACKENDS = (
     Backend("memory", lambda _directory: MemoryStore(), durable=False),
     Backend("sqlite", _sqlite, durable=True),
+    Backend("postgres", _postgres, durable=True, marks=(pytest.mark.postgres,)),
 )
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def postgres_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[PostgresServer]:
+    """A PostgreSQL server of the session's own, removed at its end."""
+    require_postgres()
+    server = PostgresServer(tmp_path_factory.mktemp("postgres"))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture(autouse=True)
+def _postgres_databases(request: pytest.FixtureRequest) -> Iterator[None]:
+    # Only tests marked postgres start the server (or skip without it).
+    if request.node.get_closest_marker("postgres") is None:
+        yield
+        return
+
+    POSTGRES.server = request.getfixturevalue("postgres_server")
+    try:
+        yield
+    finally:
+        POSTGRES.release_all()
+
+
+@pytest.fixture
+def postgres_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of this test's own, empty PostgreSQL database."""
+    assert request.node.get_closest_marker("postgres"), "mark the test postgres"
+    return POSTGRES.url_for(tmp_path)
 
 
 @pytest.fixture(params=[backend.param() for backend in BACKENDS])

@@ -41,6 +41,23 @@ async def test_the_default_server_url_works(
 @pytest.mark.parametrize(
     "url",
     [
+        pytest.param("postgresql://u:secret@db:5432/timers", id="postgresql"),
+        pytest.param("postgres://u:secret@db/timers", id="postgres"),
+        pytest.param("postgresql+asyncpg://u@db/timers", id="asyncpg"),
+    ],
+)
+def test_postgresql_urls_give_the_sql_store_with_its_options(url: str) -> None:
+    store = create_store(url, pool_size=3, max_overflow=1, pool_timeout=2.5)
+
+    assert isinstance(store, SQLAlchemyStore)
+    pool = store._engines.readers.sync_engine.pool
+    assert (pool.size(), pool._max_overflow, pool._timeout) == (3, 1, 2.5)  # type: ignore[attr-defined]
+    assert store._engines.readers.url.drivername == "postgresql+asyncpg"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
         pytest.param("cassandra://db1,db2:9042/timers", id="cassandra"),
         pytest.param("mongodb://u:secret@db:27017/timers", id="mongodb"),
         pytest.param("ftp://files", id="unknown"),
@@ -48,7 +65,9 @@ async def test_the_default_server_url_works(
     ],
 )
 def test_unsupported_schemes_are_named_with_the_supported_ones(url: str) -> None:
-    with pytest.raises(ValueError, match="supported: memory://, sqlite://") as caught:
+    with pytest.raises(
+        ValueError, match="supported: memory://, sqlite://, postgresql://, postgres://"
+    ) as caught:
         create_store(url)
 
     assert "secret" not in str(caught.value)

@@ -140,7 +140,9 @@ class TestConnections:
                 "sqlite:///file:x?mode=memory&uri=true", "in-memory", id="memory-uri"
             ),
             pytest.param("sqlite+pysqlite:///timers.db", "aiosqlite", id="sync-driver"),
-            pytest.param("postgresql://u@localhost/timers", "supported", id="not-yet"),
+            pytest.param(
+                "mysql+aiomysql://u@localhost/timers", "supported", id="mysql"
+            ),
             pytest.param("::not a url::", "not a database URL", id="malformed"),
         ],
     )

@@ -2,6 +2,11 @@
 
 Everything here talks over real sockets on 127.0.0.1 only, and every wait
 has a deadline.
+
+Each server stores its timers in SQLite, in a file of its own, unless the
+environment variable ``TIMERSERVER_TEST_STORAGE`` is ``postgres``: then each
+one gets a database of its own on a PostgreSQL server that the test session
+starts (see :class:`PostgresStorage`), and the whole suite runs again on it.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -27,7 +33,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import pytest
 import uvicorn
+
+from timerbackends.testing.postgres import (
+    PostgresNotFound,
+    PostgresServer,
+    ensure_postgres_bin,
+)
 
 LOOPBACK = "127.0.0.1"
 READY_TIMEOUT = 20.0
@@ -37,6 +50,10 @@ SMALL_PAYLOAD_LIMIT = 1024
 SMALL_BODY_LIMIT = 64 * 1024
 
 UTC_MILLIS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
+
+#: What the suite's servers store their timers in: ``sqlite`` or ``postgres``.
+STORAGE_KIND = os.environ.get("TIMERSERVER_TEST_STORAGE", "sqlite")
+STORAGE_KINDS = ("sqlite", "postgres")
 
 T = TypeVar("T")
 
@@ -177,6 +194,83 @@ def etag_version(response: httpx.Response) -> int:
     return int(value)
 
 
+# -- storage ------------------------------------------------------------------
+
+
+def require_postgres() -> None:
+    """Skip the test if PostgreSQL cannot be had; on CI, fail it instead."""
+    try:
+        ensure_postgres_bin()
+    except PostgresNotFound as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is needed on CI: {exc}")
+
+        pytest.skip(f"PostgreSQL is not available: {exc}")
+
+
+class PostgresStorage:
+    """The session's PostgreSQL server, with a database for each directory."""
+
+    def __init__(self) -> None:
+        self.server: PostgresServer | None = None
+        self._databases: dict[Path, str] = {}
+
+    def url_for(self, directory: Path) -> str:
+        """The URL of *directory*'s database, made at the first call."""
+        if self.server is None:
+            raise RuntimeError("PostgreSQL storage is used outside its session")
+
+        name = self._databases.get(directory)
+        if name is None:
+            name = f"server_{len(self._databases) + 1}"
+            self.server.create_database(name)
+            self._databases[directory] = name
+
+        return self.server.url_for(name)
+
+    def drop(self, directory: Path) -> None:
+        """Drop *directory*'s database, if it has one."""
+        name = self._databases.pop(directory, None)
+        if name is not None and self.server is not None:
+            self.server.drop_database(name)
+
+    def tables(self, url: str) -> set[str]:
+        assert self.server is not None
+        rows = self.server.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
+            database=url.rsplit("/", 1)[1],
+        )
+        return {str(name) for (name,) in rows}
+
+
+POSTGRES_STORAGE = PostgresStorage()
+
+
+def storage_for(directory: Path) -> str:
+    """A storage URL of *directory*'s own, of the kind the suite runs on."""
+    if STORAGE_KIND == "postgres":
+        return POSTGRES_STORAGE.url_for(directory)
+
+    directory.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{directory / 'timers.db'}"
+
+
+def tables_in(storage: str) -> set[str]:
+    """The tables the storage at *storage* holds (none if it does not exist)."""
+    if storage.startswith("sqlite:///"):
+        path = Path(storage.removeprefix("sqlite:///"))
+        if not path.exists():
+            return set()
+
+        with sqlite3.connect(path) as connection:
+            rows = connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+            )
+            return {name for (name,) in rows}
+
+    return POSTGRES_STORAGE.tables(storage)
+
+
 # -- the server process -------------------------------------------------------
 
 
@@ -256,13 +350,15 @@ def is_listening(port: int) -> bool:
 
 
 class ServerProcess:
-    """One ``timerserver serve`` process on a loopback port and a SQLite file.
+    """One ``timerserver serve`` process on a loopback port and its own storage.
 
-    :param workdir: its working directory; the database and logs go here.
+    :param workdir: its working directory; logs (and a SQLite file) go here.
     :param env: extra environment variables (settings).
     :param args: extra ``serve`` arguments.
     :param command_args: the whole argument list instead of ``serve`` with
         host, port and storage flags; *port* then says where it will listen.
+    :param storage: its storage URL; by default one of its own, of the kind
+        the suite runs on (:func:`storage_for`), made when first needed.
     """
 
     def __init__(
@@ -273,11 +369,11 @@ class ServerProcess:
         args: Sequence[str] = (),
         port: int | None = None,
         command_args: Sequence[str] | None = None,
+        storage: str | None = None,
     ) -> None:
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.db_path = workdir / "timers.db"
-        self.storage = f"sqlite:///{self.db_path}"
+        self._storage = storage
         self.port = port or free_port()
         self.base_url = f"http://{LOOPBACK}:{self.port}"
         self.env = clean_environment(env)
@@ -285,6 +381,14 @@ class ServerProcess:
         self.command_args = None if command_args is None else list(command_args)
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
+
+    @property
+    def storage(self) -> str:
+        """The storage URL it is started with."""
+        if self._storage is None:
+            self._storage = storage_for(self.workdir)
+
+        return self._storage
 
     @property
     def command(self) -> list[str]:

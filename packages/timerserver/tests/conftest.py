@@ -1,4 +1,8 @@
-"""Fixtures: real server processes, a real webhook receiver, an HTTP client."""
+"""Fixtures: real server processes, a real webhook receiver, an HTTP client.
+
+With ``TIMERSERVER_TEST_STORAGE=postgres`` the session starts a PostgreSQL
+server first, and every server process gets a database of its own on it.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +13,50 @@ import httpx
 import pytest
 
 from blackbox import (
+    POSTGRES_STORAGE,
     SIGNING_SECRET,
     SMALL_BODY_LIMIT,
     SMALL_PAYLOAD_LIMIT,
+    STORAGE_KIND,
+    STORAGE_KINDS,
     Api,
     Receiver,
     ServerFactory,
     ServerProcess,
     WebhookServer,
     namespace_for,
+    require_postgres,
 )
+from timerbackends.testing.postgres import PostgresServer
+
+if STORAGE_KIND not in STORAGE_KINDS:
+    raise pytest.UsageError(
+        f"TIMERSERVER_TEST_STORAGE={STORAGE_KIND!r}: use one of "
+        f"{', '.join(STORAGE_KINDS)}"
+    )
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def storage_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The PostgreSQL server of the session, when the suite runs on PostgreSQL."""
+    if STORAGE_KIND != "postgres":
+        yield
+        return
+
+    require_postgres()
+    postgres = PostgresServer(tmp_path_factory.mktemp("postgres"))
+    try:
+        postgres.start()
+        POSTGRES_STORAGE.server = postgres
+        yield
+    finally:
+        POSTGRES_STORAGE.server = None
+        postgres.destroy()
 
 
 @pytest.fixture(scope="session")
@@ -69,6 +102,7 @@ def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
         command_args: Sequence[str] | None = None,
         port: int | None = None,
         workdir: Path | None = None,
+        storage: str | None = None,
     ) -> ServerProcess:
         process = ServerProcess(
             workdir or tmp_path / f"server-{len(made)}",
@@ -76,6 +110,7 @@ def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
             args=args,
             command_args=command_args,
             port=port,
+            storage=storage,
         )
         made.append(process)
         if start:
@@ -89,6 +124,7 @@ def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
             process.stop(timeout=10)
         finally:
             process.kill()
+            POSTGRES_STORAGE.drop(process.workdir)
 
 
 @pytest.fixture(scope="session")

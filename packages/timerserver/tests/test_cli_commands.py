@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import json
 import signal
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 
 from blackbox import (
     LOOPBACK,
+    STORAGE_KIND,
     Api,
     Receiver,
     Reply,
@@ -25,6 +25,8 @@ from blackbox import (
     is_listening,
     namespace_for,
     run_cli,
+    storage_for,
+    tables_in,
     timer_body,
     utc_now,
     wait_until,
@@ -43,12 +45,6 @@ def guarded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerP
     process.start()
     yield process
     process.stop()
-
-
-def tables_of(db_path: Path) -> set[str]:
-    with sqlite3.connect(db_path) as connection:
-        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        return {name for (name,) in rows}
 
 
 def signature_secret_matches(headers: dict[str, str], body: bytes, secret: str) -> bool:
@@ -90,17 +86,16 @@ class TestHelp:
 
 class TestMigrate:
     def test_migrate_creates_the_schema_and_can_run_again(self, tmp_path: Path) -> None:
-        db = tmp_path / "fresh.db"
-        storage = f"sqlite:///{db}"
+        storage = storage_for(tmp_path / "fresh")
 
         first = run_cli(["migrate", "--storage", storage], cwd=tmp_path)
-        tables = tables_of(db) if db.exists() else set()
+        tables = tables_in(storage)
         second = run_cli(["migrate", "--storage", storage], cwd=tmp_path)
 
         assert first.returncode == 0, first.stderr
         assert tables
         assert second.returncode == 0, second.stderr
-        assert tables_of(db) == tables
+        assert tables_in(storage) == tables
 
     def test_serve_without_migrating_runs_on_a_migrated_database(
         self, server_factory: ServerFactory, receiver: Receiver, tmp_path: Path
@@ -122,7 +117,7 @@ class TestSettings:
         lines = [
             f'host = "{LOOPBACK}"',
             f"port = {port}",
-            f'storage = "sqlite:///{path.parent}/c.db"',
+            f'storage = "{storage_for(path.parent / "config-storage")}"',
         ]
         if secret is not None:
             lines += ["", "[callbacks]", f'signing_secret = "{secret}"']
@@ -215,6 +210,10 @@ class TestSettings:
 
         assert signature_secret_matches(request.headers, request.body, "from-file")
 
+    @pytest.mark.skipif(
+        STORAGE_KIND != "sqlite",
+        reason="about the SQLite default, whatever the suite's storage",
+    )
     def test_default_storage_is_timers_db_in_the_working_directory(
         self, server_factory: ServerFactory, tmp_path: Path
     ) -> None:

@@ -1,8 +1,10 @@
 """While the storage cannot be reached, the API answers 503 and loses nothing.
 
 SQLite cannot be made unreachable from outside a running server, so these
-tests run the application in process on a real SQLite store wrapped by a
-switch that makes every store call fail as an unreachable database does.
+tests run the application in process on a real store (of the suite's
+storage kind) wrapped by a switch that makes every store call fail as an
+unreachable database does. ``test_cluster`` takes a real PostgreSQL away
+from real server and runner processes.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from blackbox import storage_for
 from timerbackends import create_store
 from timerkernel import Kernel, StorageUnavailable
 from timerkernel.abc import Store
@@ -47,7 +50,7 @@ class SwitchableStore:
 
 @pytest.fixture
 async def switch(tmp_path: Path) -> AsyncIterator[SwitchableStore]:
-    store = SwitchableStore(create_store(f"sqlite:///{tmp_path / 'timers.db'}"))
+    store = SwitchableStore(create_store(storage_for(tmp_path / "storage")))
     yield store
     store.down = False
 

@@ -14,7 +14,7 @@ from timerkernel.abc import Store
 
 __all__ = ["SUPPORTED_SCHEMES", "create_store"]
 
-SUPPORTED_SCHEMES = ("memory", "sqlite")
+SUPPORTED_SCHEMES = ("memory", "sqlite", "postgresql", "postgres")
 """URL schemes :func:`create_store` accepts."""
 
 
@@ -22,9 +22,11 @@ def create_store(url: str, **options: Any) -> Store:
     """Return the store for the storage URL *url*, not yet initialised.
 
     ``memory://`` gives a :class:`~timerkernel.MemoryStore`, which loses
-    everything when the process ends; ``sqlite:///path/to/timers.db`` a
-    :class:`~timerbackends.sql.SQLAlchemyStore`, which takes *options*
-    (``pool_size``, ``busy_timeout``, ``max_batch``).
+    everything when the process ends. ``sqlite:///path/to/timers.db`` and
+    ``postgresql://user:password@host:port/database`` (or ``postgres://``)
+    give a :class:`~timerbackends.sql.SQLAlchemyStore`, which takes
+    *options* (``pool_size``, ``max_overflow``, ``pool_timeout``,
+    ``busy_timeout``, ``max_batch``).
 
     :raises ValueError: if the scheme is not supported, or a store that
         takes no options is given some.

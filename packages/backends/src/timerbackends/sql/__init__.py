@@ -1,4 +1,4 @@
-"""The SQL store: SQLite now, PostgreSQL next, through SQLAlchemy Core.
+"""The SQL store: SQLite and PostgreSQL, through SQLAlchemy Core.
 
 :class:`SQLAlchemyStore` implements :class:`timerkernel.abc.Store`; its
 schema is created and upgraded by the versioned migrations of this package.

@@ -3,9 +3,10 @@
 The store's queries are written once, in SQL that SQLite and PostgreSQL both
 accept (``INSERT ... ON CONFLICT``, ``RETURNING``, row values). What cannot be
 shared lives in a :class:`Dialect`: how engines are made and configured,
-which driver errors mean "unreachable", and the dialect's ``INSERT``
-construct. A PostgreSQL dialect will add its own engines and, for the
-runner's reads, ``FOR UPDATE SKIP LOCKED``.
+which driver errors mean "unreachable" and which are worth a retry, the
+dialect's ``INSERT`` construct, whether rows must be locked (SQLite's single
+writer makes locks moot; PostgreSQL's concurrent writers need them), and
+how migrations are serialised between processes.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 import sqlalchemy as sa
@@ -21,7 +22,7 @@ import sqlalchemy.exc
 from sqlalchemy import event
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from timerkernel import StorageError
 
@@ -40,15 +41,50 @@ class Engines:
     readers: AsyncEngine
 
 
+#: What the drivers under SQLAlchemy may raise, whatever the database.
+#: SQLAlchemy wraps nearly all of it, but not every path (a failing connect
+#: hook, a dying driver thread), so the raw kinds are caught too; sqlite3
+#: raises OverflowError, unwrapped, for an integer beyond 64 bits.
+BASE_DRIVER_ERRORS: tuple[type[BaseException], ...] = (
+    sqlalchemy.exc.SQLAlchemyError,
+    OSError,
+    OverflowError,
+)
+
+
 class Dialect(ABC):
     """The database-specific part of :class:`~timerbackends.sql.SQLAlchemyStore`."""
 
     #: The key of this dialect's statements in every migration.
-    name: str
+    name: ClassVar[str]
+
+    #: Pool sizes when the store's caller does not choose.
+    default_pool_size: ClassVar[int]
+    default_max_overflow: ClassVar[int]
+
+    #: Whether other connections write concurrently, so that rows whose
+    #: values a write depends on must be locked (``FOR UPDATE``).
+    locks_rows: ClassVar[bool] = False
+
+    #: Whether each arm of the due query needs its own ORDER BY and LIMIT
+    #: for the planner to read it in index order (see ``due_statement``).
+    orders_due_arms: ClassVar[bool] = False
+
+    #: Whether text columns can hold the NUL character.
+    text_holds_nul: ClassVar[bool] = True
+
+    #: Every exception the driver may raise; the store translates these.
+    driver_errors: tuple[type[BaseException], ...] = BASE_DRIVER_ERRORS
 
     @abstractmethod
     def create_engines(
-        self, url: URL, *, pool_size: int, busy_timeout: float
+        self,
+        url: URL,
+        *,
+        pool_size: int,
+        max_overflow: int,
+        pool_timeout: float,
+        busy_timeout: float,
     ) -> Engines:
         """Return the configured engines for *url*; connect to nothing yet."""
 
@@ -60,9 +96,25 @@ class Dialect(ABC):
     def is_unavailable(self, exc: BaseException) -> bool:
         """Say whether *exc* means the database cannot be reached right now."""
 
+    def is_retryable(self, exc: BaseException) -> bool:
+        """Say whether a transaction that failed with *exc* may simply run again.
+
+        Deadlocks and serialisation failures between concurrent writers are;
+        a database with one writer has none.
+        """
+        return False
+
     @abstractmethod
     async def check_server(self, engines: Engines) -> None:
         """Raise ``StorageError`` if the database lacks what the store needs."""
+
+    # An optional hook, empty by default.
+    async def lock_migrations(self, connection: AsyncConnection) -> None:  # noqa: B027
+        """Keep other processes from migrating until this transaction ends.
+
+        Nothing by default: a database that serialises transactions that
+        write (SQLite) needs no more.
+        """
 
 
 # Primary result codes that say the database is busy, out of resources or
@@ -94,6 +146,9 @@ class SQLiteDialect(Dialect):
     """
 
     name = "sqlite"
+    default_pool_size = 4
+    default_max_overflow = 0
+    driver_errors = (*BASE_DRIVER_ERRORS, sqlite3.Error)
 
     @staticmethod
     def engine_url(url: URL) -> URL:
@@ -122,7 +177,13 @@ class SQLiteDialect(Dialect):
         return url.set(drivername="sqlite+aiosqlite")
 
     def create_engines(
-        self, url: URL, *, pool_size: int, busy_timeout: float
+        self,
+        url: URL,
+        *,
+        pool_size: int,
+        max_overflow: int,
+        pool_timeout: float,
+        busy_timeout: float,
     ) -> Engines:
         url = self.engine_url(url)
         timeout_ms = max(0, round(busy_timeout * 1000))
@@ -130,10 +191,18 @@ class SQLiteDialect(Dialect):
         # committed or rolled back by the store, and readers never open one,
         # so the reset would only cost a round trip to the driver's thread.
         writer = create_async_engine(
-            url, pool_size=1, max_overflow=0, pool_reset_on_return=None
+            url,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=pool_timeout,
+            pool_reset_on_return=None,
         )
         readers = create_async_engine(
-            url, pool_size=pool_size, max_overflow=0, pool_reset_on_return=None
+            url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+            pool_reset_on_return=None,
         )
 
         def connect_writer(dbapi_connection: Any, _record: Any) -> None:
@@ -223,10 +292,17 @@ def dialect_for(url: URL) -> Dialect:
 
     :raises ValueError: if no dialect of this package serves it.
     """
-    if url.get_backend_name() == "sqlite":
+    backend = url.get_backend_name()
+    if backend == "sqlite":
         return SQLiteDialect()
 
+    if backend in ("postgresql", "postgres"):
+        # Imported here so that SQLite alone never loads a PostgreSQL driver.
+        from ._postgresql import PostgreSQLDialect
+
+        return PostgreSQLDialect(url)
+
     raise ValueError(
-        f"the SQL store does not support {url.get_backend_name()!r} databases "
-        "yet; supported: sqlite"
+        f"the SQL store does not support {backend!r} databases; supported: "
+        "sqlite, postgresql"
     )

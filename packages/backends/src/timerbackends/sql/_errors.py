@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -11,17 +10,6 @@ import sqlalchemy.exc
 from timerkernel import StorageError, StorageUnavailable
 
 from ._dialects import Dialect
-
-#: What the drivers under SQLAlchemy may raise. SQLAlchemy wraps nearly all
-#: of it, but not every path (a failing connect hook, a dying driver
-#: thread), so the raw kinds are caught too. sqlite3 raises OverflowError,
-#: unwrapped, for an integer beyond 64 bits.
-DRIVER_ERRORS: tuple[type[BaseException], ...] = (
-    sqlalchemy.exc.SQLAlchemyError,
-    sqlite3.Error,
-    OSError,
-    OverflowError,
-)
 
 
 def translate(exc: BaseException, dialect: Dialect) -> StorageError:
@@ -41,12 +29,14 @@ def translate(exc: BaseException, dialect: Dialect) -> StorageError:
 def translated(dialect: Dialect) -> Iterator[None]:
     """Raise a driver error in the block as a :class:`StorageError`.
 
+    What counts as a driver error is ``dialect.driver_errors``.
+
     :raises StorageUnavailable: if the database is unreachable or busy.
     :raises StorageError: for any other driver error.
     """
     try:
         yield
-    except DRIVER_ERRORS as exc:
+    except dialect.driver_errors as exc:
         raise translate(exc, dialect) from exc
 
 

@@ -7,9 +7,11 @@ What the store needs is small, and the same on every backend: a
 ``schema_version`` table, an ordered list of migrations, each a list of
 statements per dialect, and a runner that applies the missing ones, each in
 its own transaction, recording its version in that same transaction. A
-migration that fails leaves no trace, and two processes migrating at once
-are serialised by the database (SQLite's write lock; the runner re-reads the
-version inside each transaction), so each migration runs exactly once.
+migration that fails leaves no trace (both databases roll DDL back), and two
+processes migrating at once are serialised by the database (SQLite's write
+lock, PostgreSQL's advisory lock taken first in each migration's
+transaction; the runner re-reads the version under it), so each migration
+runs exactly once.
 
 Migrations are never edited once released: a change is a new migration.
 Statements are plain SQL text, not built from :mod:`._schema`, so that an
@@ -54,11 +56,16 @@ _BOOTSTRAP = {
         " description TEXT NOT NULL,"
         " applied_at INTEGER NOT NULL)"
     ),
+    "postgresql": (
+        "CREATE TABLE IF NOT EXISTS schema_version ("
+        " version INTEGER PRIMARY KEY,"
+        " description TEXT NOT NULL,"
+        " applied_at BIGINT NOT NULL)"
+    ),
 }
 
-# Notes for the PostgreSQL statements to come: times and versions are
-# BIGINT, floats DOUBLE PRECISION, and namespace and id columns need
-# COLLATE "C" so that ORDER BY id sorts as Python and SQLite do.
+# -- SQLite: version 1 -------------------------------------------------------
+
 _CREATE_TIMERS = """
 CREATE TABLE timers (
     namespace TEXT NOT NULL,
@@ -154,6 +161,99 @@ CREATE TABLE store_meta (
 )
 """
 
+# -- PostgreSQL: version 1 ---------------------------------------------------
+#
+# The same tables with PostgreSQL's types: times and versions BIGINT, floats
+# DOUBLE PRECISION. Keys and runner ids are COLLATE "C", so that they compare
+# bytewise, whatever the database's locale: ORDER BY id then sorts as Python,
+# SQLite and the memory store do, and keyset pages agree with them.
+
+_PG_CREATE_TIMERS = """
+CREATE TABLE timers (
+    namespace TEXT COLLATE "C" NOT NULL,
+    id TEXT COLLATE "C" NOT NULL,
+    shard INTEGER NOT NULL,
+    version BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    fire_at BIGINT NOT NULL,
+    next_attempt_at BIGINT,
+    attempts INTEGER NOT NULL,
+    attempt_seq BIGINT NOT NULL,
+    first_attempt_at BIGINT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    executed_at BIGINT,
+    initial_fire_at BIGINT,
+    definition_digest TEXT NOT NULL,
+    callback_url TEXT NOT NULL,
+    callback_timeout DOUBLE PRECISION NOT NULL,
+    callback_headers TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    max_attempts INTEGER NOT NULL,
+    initial_interval DOUBLE PRECISION NOT NULL,
+    backoff_coefficient DOUBLE PRECISION NOT NULL,
+    max_interval DOUBLE PRECISION NOT NULL,
+    max_duration DOUBLE PRECISION,
+    error_at BIGINT,
+    error_kind TEXT,
+    error_message TEXT,
+    error_status INTEGER,
+    PRIMARY KEY (namespace, id)
+)
+"""
+
+# In the order of the due query's ORDER BY within one shard, so that each
+# arm is an ordered index range and the arms merge without a sort. The
+# columns the query returns are in it, for index-only scans where the
+# visibility map allows.
+_PG_CREATE_DUE_INDEX = """
+CREATE INDEX timers_due
+    ON timers (shard, next_attempt_at, namespace, id, version)
+    WHERE status = 'scheduled' AND next_attempt_at IS NOT NULL
+"""
+
+_PG_CREATE_ATTEMPTS = """
+CREATE TABLE timer_attempts (
+    namespace TEXT COLLATE "C" NOT NULL,
+    timer_id TEXT COLLATE "C" NOT NULL,
+    seq BIGINT NOT NULL,
+    attempt INTEGER NOT NULL,
+    fire_at BIGINT NOT NULL,
+    started_at BIGINT NOT NULL,
+    duration_ms BIGINT NOT NULL,
+    outcome TEXT NOT NULL,
+    status_code INTEGER,
+    error_at BIGINT,
+    error_kind TEXT,
+    error_message TEXT,
+    error_status INTEGER,
+    PRIMARY KEY (namespace, timer_id, seq)
+)
+"""
+
+_PG_CREATE_LEASES = """
+CREATE TABLE shard_leases (
+    shard INTEGER PRIMARY KEY,
+    owner TEXT COLLATE "C",
+    epoch BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+)
+"""
+
+_PG_CREATE_RUNNERS = """
+CREATE TABLE runners (
+    runner_id TEXT COLLATE "C" PRIMARY KEY,
+    expires_at BIGINT NOT NULL
+)
+"""
+
+_PG_CREATE_META = """
+CREATE TABLE store_meta (
+    key TEXT COLLATE "C" PRIMARY KEY,
+    value TEXT NOT NULL
+)
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -168,6 +268,16 @@ MIGRATIONS: tuple[Migration, ...] = (
                 _CREATE_LEASES,
                 _CREATE_RUNNERS,
                 _CREATE_META,
+            ),
+            "postgresql": (
+                _PG_CREATE_TIMERS,
+                _PG_CREATE_DUE_INDEX,
+                _CREATE_LIST_INDEX,
+                _CREATE_FINISHED_INDEX,
+                _PG_CREATE_ATTEMPTS,
+                _PG_CREATE_LEASES,
+                _PG_CREATE_RUNNERS,
+                _PG_CREATE_META,
             ),
         },
     ),
@@ -223,6 +333,7 @@ async def upgrade(
             )
 
         async with engine.begin() as connection:
+            await dialect.lock_migrations(connection)
             await connection.exec_driver_sql(_BOOTSTRAP[dialect.name])
             # Another process may have applied it since the version was read.
             version = await _current_version(connection)

@@ -68,7 +68,7 @@ DELETE_TIMER_BY_KEY = sa.delete(TIMERS).where(
 
 
 def due_statement(
-    shards: Sequence[int], *, horizon_ms: int, limit: int
+    shards: Sequence[int], *, horizon_ms: int, limit: int, ordered_arms: bool = False
 ) -> sa.Select[Any] | sa.CompoundSelect[Any]:
     """Return the query for the timers of *shards* due by *horizon_ms*.
 
@@ -77,6 +77,12 @@ def due_statement(
     merge of a UNION ALL, PostgreSQL's Merge Append), so the cost is a seek
     per shard plus the rows returned, however many timers are due.
     (``shard IN (...)`` would read and sort every due entry of every shard.)
+
+    With *ordered_arms*, each arm carries the ORDER BY and LIMIT itself.
+    PostgreSQL needs that: it flattens a UNION ALL of plain arms into one
+    list of scans whose ``shard = ...`` conditions it then cannot use to
+    see the index order, so it would read and sort everything due; arms of
+    their own are planned alone, as ordered index scans that stop early.
     """
     arms = [
         sa.select(
@@ -92,6 +98,14 @@ def due_statement(
         )
         for shard in shards
     ]
+    if ordered_arms and len(arms) > 1:
+        arms = [
+            arm.order_by(
+                TIMERS.c.next_attempt_at, TIMERS.c.namespace, TIMERS.c.id
+            ).limit(limit)
+            for arm in arms
+        ]
+
     merged = arms[0] if len(arms) == 1 else sa.union_all(*arms)
     columns = merged.selected_columns
     return merged.order_by(

@@ -3,7 +3,9 @@
 Reads run on a pool of reader connections. Every write goes through one
 writer, which gathers the writes of concurrent callers into shared
 transactions (see :mod:`._groupcommit`); on SQLite that writer is the one
-connection allowed to write.
+connection allowed to write. On PostgreSQL other processes write at the same
+time, so a write locks the rows its decisions rest on (see
+:meth:`SQLAlchemyStore.record_outcomes`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from collections.abc import (
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+import anyio
+import attrs
 import sqlalchemy as sa
 import sqlalchemy.exc
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -43,7 +47,7 @@ from timerkernel import (
 from timerkernel.abc import Store
 
 from ._dialects import dialect_for
-from ._errors import DRIVER_ERRORS, translate, translated
+from ._errors import translate, translated
 from ._groupcommit import GroupCommit, Write
 from ._migrations import MIGRATIONS, check, upgrade
 from ._queries import (
@@ -94,6 +98,13 @@ _MAX_DUE_ARMS = 200
 
 _SHARD_COUNT_KEY = "shard_count"
 
+#: Seconds within which :meth:`SQLAlchemyStore.ping` answers, either way.
+PING_TIMEOUT = 2.0
+
+# Tries of a write transaction that a deadlock or serialisation failure
+# between concurrent writers undid (PostgreSQL); the store then gives up.
+_WRITE_TRIES = 3
+
 
 class _InsertWrite(Write[list[Timer | None]]):
     """A call of ``insert_timers``; the batch merges all of them into one."""
@@ -110,34 +121,58 @@ class _InsertWrite(Write[list[Timer | None]]):
 
 
 class SQLAlchemyStore(Store):
-    """A :class:`~timerkernel.abc.Store` in a SQL database.
+    """A :class:`~timerkernel.abc.Store` in a SQL database: SQLite or PostgreSQL.
 
-    SQLite is supported now (``sqlite:///path/to/timers.db``, run through
-    aiosqlite in WAL mode); the SQL is written so that PostgreSQL can
-    follow. Call :meth:`initialize` before anything else.
+    - ``sqlite:///path/to/timers.db``: SQLite through aiosqlite, in WAL mode,
+      with one writing connection and a pool of read-only ones.
+    - ``postgresql://user:password@host:port/database`` (or ``postgres://``):
+      PostgreSQL through asyncpg (``postgresql+psycopg://`` picks psycopg 3
+      instead, if installed). The URL's query may carry the driver's
+      connection options (``?ssl=require``). Reads use a pool of autocommit
+      connections; writes use one connection more, in READ COMMITTED
+      transactions. Connections that died (the server restarted) are
+      replaced by themselves: no call needs a new store.
 
-    :param url: a SQLAlchemy database URL; ``sqlite:///`` URLs are mapped
-        to the ``sqlite+aiosqlite`` driver.
-    :param pool_size: connections for reads; writes use one more.
+    Call :meth:`initialize` before anything else.
+
+    :param url: a SQLAlchemy database URL.
+    :param pool_size: connections kept open for reads: 4 by default on
+        SQLite, 5 on PostgreSQL. Writes use one connection more.
+    :param max_overflow: connections for reads opened beyond *pool_size*
+        when every pooled one is busy, closed again when returned: 0 by
+        default on SQLite, 5 on PostgreSQL. A store holds at most
+        ``pool_size + max_overflow + 1`` connections, which bounds what
+        many processes need of PostgreSQL's ``max_connections``.
+    :param pool_timeout: seconds a call waits for a free connection before
+        it fails with :class:`~timerkernel.StorageUnavailable`.
     :param busy_timeout: seconds to wait for a lock held by another
         connection or process before the call fails with
-        :class:`~timerkernel.StorageUnavailable`.
+        :class:`~timerkernel.StorageUnavailable` (SQLite's busy timeout,
+        PostgreSQL's ``lock_timeout``).
     :param max_batch: the most concurrent writes gathered into one
         transaction.
     :raises ValueError: if *url* is malformed or names an unsupported
-        database.
+        database or driver, or an option is out of range.
     """
 
     def __init__(
         self,
         url: str,
         *,
-        pool_size: int = 4,
+        pool_size: int | None = None,
+        max_overflow: int | None = None,
+        pool_timeout: float = 10.0,
         busy_timeout: float = 5.0,
         max_batch: int = 256,
     ) -> None:
-        if pool_size < 1:
+        if pool_size is not None and pool_size < 1:
             raise ValueError("pool_size must be at least 1")
+
+        if max_overflow is not None and max_overflow < 0:
+            raise ValueError("max_overflow must not be negative")
+
+        if pool_timeout <= 0:
+            raise ValueError("pool_timeout must be positive")
 
         if busy_timeout < 0:
             raise ValueError("busy_timeout must not be negative")
@@ -149,7 +184,15 @@ class SQLAlchemyStore(Store):
 
         self._dialect = dialect_for(parsed)
         self._engines = self._dialect.create_engines(
-            parsed, pool_size=pool_size, busy_timeout=busy_timeout
+            parsed,
+            pool_size=pool_size or self._dialect.default_pool_size,
+            max_overflow=(
+                self._dialect.default_max_overflow
+                if max_overflow is None
+                else max_overflow
+            ),
+            pool_timeout=pool_timeout,
+            busy_timeout=busy_timeout,
         )
         self._committer = GroupCommit(self._write_batch, max_batch=max_batch)
         self._migrations = MIGRATIONS
@@ -219,10 +262,22 @@ class SQLAlchemyStore(Store):
         if not self._open:
             raise StorageUnavailable("the store is not open")
 
+        async def select_one(connection: AsyncConnection) -> None:
+            await connection.exec_driver_sql("SELECT 1")
+
+        # Bounded, so that a server that accepts connections but does not
+        # answer (stopped, or behind a dead network) turns readiness red
+        # quickly rather than when the driver gives up.
         try:
-            async with self._engines.readers.connect() as connection:
-                await connection.exec_driver_sql("SELECT 1")
-        except DRIVER_ERRORS as exc:
+            with anyio.fail_after(PING_TIMEOUT):
+                await self._read(select_one)
+        except TimeoutError:
+            raise StorageUnavailable(
+                f"the database did not answer within {PING_TIMEOUT:g} s"
+            ) from None
+        except StorageUnavailable:
+            raise
+        except StorageError as exc:
             raise StorageUnavailable(f"the database does not answer: {exc}") from exc
 
     # -- plumbing -------------------------------------------------------------
@@ -231,9 +286,47 @@ class SQLAlchemyStore(Store):
         if not self._open:
             raise StorageError("the store is not initialised, or was closed")
 
+    # PostgreSQL's text cannot hold NUL, so no stored key has one: a read
+    # that names one is answered here, as the database would if it could.
+    def _never_stored(self, *texts: str) -> bool:
+        return not self._dialect.text_holds_nul and any("\x00" in t for t in texts)
+
+    def _storable(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Return *row* as the database can hold it.
+
+        Error messages are the one text a store is given unchecked: they
+        quote what callback targets answered. Where text cannot hold NUL,
+        it is written as U+FFFD there, so that an outcome is not refused
+        for good; every other text was validated before it got here.
+        """
+        message = row.get("error_message")
+        if (
+            not self._dialect.text_holds_nul
+            and isinstance(message, str)
+            and "\x00" in message
+        ):
+            return {**row, "error_message": message.replace("\x00", "\ufffd")}
+
+        return row
+
     async def _read(self, read: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         self._require_open()
         with translated(self._dialect):
+            try:
+                async with self._engines.readers.connect() as connection:
+                    return await read(connection)
+            except sqlalchemy.exc.DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+
+                # The pool kept a connection that died meanwhile (the server
+                # restarted); it has now dropped all of that age, and a read
+                # is safe to repeat once on a fresh one.
+                logger.debug(
+                    "read failed on a dead connection; trying again",
+                    extra={"action": "reconnect"},
+                )
+
             async with self._engines.readers.connect() as connection:
                 return await read(connection)
 
@@ -252,7 +345,7 @@ class SQLAlchemyStore(Store):
     async def _write_batch(self, batch: Sequence[Write[Any]]) -> None:
         """Write *batch* in one transaction and finish each of its writes."""
         try:
-            outcomes = await self._transaction(batch)
+            outcomes = await self._transaction_retried(batch)
         except Exception as exc:
             if len(batch) > 1 and not self._dialect.is_unavailable(exc):
                 # One write may be to blame; alone, only it fails.
@@ -284,10 +377,32 @@ class SQLAlchemyStore(Store):
         )
 
     def _fail(self, write: Write[Any], exc: Exception) -> None:
-        if isinstance(exc, DRIVER_ERRORS):
+        if isinstance(exc, self._dialect.driver_errors):
             write.fail(translate(exc, self._dialect), cause=exc)
         else:
             write.fail(exc)
+
+    async def _transaction_retried(
+        self, batch: Sequence[Write[Any]]
+    ) -> list[tuple[Any, BaseException | None]]:
+        for attempt in range(1, _WRITE_TRIES + 1):
+            try:
+                return await self._transaction(batch)
+            except Exception as exc:
+                if attempt == _WRITE_TRIES or not self._dialect.is_retryable(exc):
+                    raise
+
+                # Another process's transaction locked the same rows in
+                # another order; the database undid this one, which may
+                # simply run again.
+                logger.debug(
+                    "write transaction undone by a conflict (%s); try %d",
+                    exc,
+                    attempt + 1,
+                    extra={"action": "group_commit"},
+                )
+
+        raise AssertionError("unreachable")
 
     async def _transaction(
         self, batch: Sequence[Write[Any]]
@@ -316,11 +431,18 @@ class SQLAlchemyStore(Store):
         return [outcomes[write] for write in batch]
 
     async def _select_timers(
-        self, connection: AsyncConnection, keys: Collection[tuple[str, str]]
+        self,
+        connection: AsyncConnection,
+        keys: Collection[tuple[str, str]],
+        *,
+        skip_locked: bool = False,
     ) -> dict[tuple[str, str], Timer]:
         found: dict[tuple[str, str], Timer] = {}
         for chunk in _chunks(list(keys), _CHUNK):
             statement = sa.select(*TIMER_COLUMNS).where(keys_match(chunk))
+            if skip_locked and self._dialect.locks_rows:
+                statement = statement.with_for_update(skip_locked=True)
+
             for row in await connection.execute(statement):
                 timer = timer_from_row(row)
                 found[timer.key] = timer
@@ -334,7 +456,7 @@ class SQLAlchemyStore(Store):
             return []
 
         self._require_open()
-        rows = [timer_to_row(timer) for timer in timers]
+        rows = [self._storable(timer_to_row(timer)) for timer in timers]
 
         async def apply_alone(connection: AsyncConnection) -> list[Timer | None]:
             return (await self._insert_together(connection, [write]))[0]
@@ -355,6 +477,10 @@ class SQLAlchemyStore(Store):
                 if timer.key not in first:
                     first[timer.key] = (position, index)
                     rows.append(write.rows[index])
+
+        # In key order, so that two processes inserting overlapping batches
+        # wait for each other's keys in the same order, never in a cycle.
+        rows.sort(key=lambda row: (row["namespace"], row["id"]))
 
         # ON CONFLICT DO NOTHING with RETURNING names exactly the rows
         # inserted, atomically, so a key taken meanwhile by another
@@ -387,13 +513,21 @@ class SQLAlchemyStore(Store):
         return results
 
     async def get_timer(self, namespace: str, timer_id: str) -> Timer | None:
+        if self._never_stored(namespace, timer_id):
+            self._require_open()
+            return None
+
         rows = await self._rows(
             GET_TIMER, {"key_namespace": namespace, "key_id": timer_id}
         )
         return timer_from_row(rows[0]) if rows else None
 
     async def replace_timer(self, timer: Timer, *, expected_version: int) -> bool:
-        parameters = _update_parameters(timer, expected_version)
+        if self._never_stored(timer.namespace, timer.id):
+            self._require_open()
+            return False
+
+        parameters = self._storable(_update_parameters(timer, expected_version))
 
         async def apply(connection: AsyncConnection) -> bool:
             result = await connection.execute(UPDATE_TIMER, parameters)
@@ -404,6 +538,10 @@ class SQLAlchemyStore(Store):
     async def delete_timer(
         self, namespace: str, timer_id: str, *, expected_version: int | None = None
     ) -> Timer | None:
+        if self._never_stored(namespace, timer_id):
+            self._require_open()
+            return None
+
         key = (TIMERS.c.namespace == namespace, TIMERS.c.id == timer_id)
         deletion = sa.delete(TIMERS).where(*key).returning(*TIMER_COLUMNS)
         if expected_version is not None:
@@ -431,6 +569,16 @@ class SQLAlchemyStore(Store):
         return await self._write(apply)
 
     async def list_timers(self, namespace: str, query: TimerQuery) -> list[Timer]:
+        if self._never_stored(namespace, query.id_prefix or ""):
+            self._require_open()
+            return []
+
+        if query.after is not None and self._never_stored(query.after[1]):
+            # In bytewise order the stored ids after "a\0..." are exactly
+            # those after "a", none of which has a NUL.
+            after_time, after_id = query.after
+            query = attrs.evolve(query, after=(after_time, after_id.split("\x00")[0]))
+
         statement = (
             sa.select(*TIMER_COLUMNS)
             .where(TIMERS.c.namespace == namespace, *list_conditions(query))
@@ -453,6 +601,10 @@ class SQLAlchemyStore(Store):
     async def list_attempts(
         self, namespace: str, timer_id: str, *, limit: int
     ) -> list[Attempt]:
+        if self._never_stored(namespace, timer_id):
+            self._require_open()
+            return []
+
         parameters = {"key_namespace": namespace, "key_id": timer_id, "limit": limit}
         rows = await self._rows(LIST_ATTEMPTS, parameters)
         return [attempt_from_row(row) for row in rows]
@@ -471,6 +623,11 @@ class SQLAlchemyStore(Store):
             .order_by(TIMERS.c.updated_at)
             .limit(limit)
         )
+        if self._dialect.locks_rows:
+            # Every runner process purges: each takes rows no other one is
+            # deleting right now, so that they share the work and each
+            # counts only what it deleted.
+            finding = finding.with_for_update(skip_locked=True)
 
         async def apply(connection: AsyncConnection) -> int:
             keys = [
@@ -499,7 +656,12 @@ class SQLAlchemyStore(Store):
         async def read(connection: AsyncConnection) -> list[DueTimer]:
             found: list[DueTimer] = []
             for chunk in _chunks(wanted, _MAX_DUE_ARMS):
-                statement = due_statement(chunk, horizon_ms=horizon_ms, limit=limit)
+                statement = due_statement(
+                    chunk,
+                    horizon_ms=horizon_ms,
+                    limit=limit,
+                    ordered_arms=self._dialect.orders_due_arms,
+                )
                 rows = await connection.execute(statement)
                 found.extend(
                     DueTimer(namespace, timer_id, version, from_millis(due_at), shard)
@@ -516,11 +678,25 @@ class SQLAlchemyStore(Store):
         return found
 
     async def claim_timers(self, due: Sequence[DueTimer]) -> list[Timer]:
+        due = [entry for entry in due if not self._never_stored(*entry.key)]
         if not due:
             return []
 
+        # On PostgreSQL the claim reads FOR UPDATE SKIP LOCKED. What makes a
+        # timer one runner's is its shard's lease, and what keeps a runner
+        # that lost it from writing is the epoch fence of record_outcomes;
+        # a row lock cannot do that, since it ends with the claim, before
+        # the delivery. SKIP LOCKED serves two lesser ends: a claim never
+        # waits behind another transaction's write of the same timers, and
+        # it leaves out a timer being written at that moment (an outcome of
+        # another runner during a takeover, an update through the API, or
+        # that runner's own claim), whose version is about to change, so
+        # that it is not delivered just to be fenced out. The timer is not
+        # lost: the next poll loads it at its new version.
         async def read(connection: AsyncConnection) -> dict[tuple[str, str], Timer]:
-            return await self._select_timers(connection, {entry.key for entry in due})
+            return await self._select_timers(
+                connection, {entry.key for entry in due}, skip_locked=True
+            )
 
         stored = await self._read(read)
         claimed: list[Timer] = []
@@ -541,24 +717,37 @@ class SQLAlchemyStore(Store):
 
         prepared = [
             (
-                _update_parameters(outcome.timer, outcome.expected_version),
-                attempt_to_row(
-                    outcome.timer.namespace, outcome.timer.id, outcome.attempt
+                self._storable(
+                    _update_parameters(outcome.timer, outcome.expected_version)
+                ),
+                self._storable(
+                    attempt_to_row(
+                        outcome.timer.namespace, outcome.timer.id, outcome.attempt
+                    )
                 ),
             )
             for outcome in outcomes
         ]
 
         async def apply(connection: AsyncConnection) -> list[bool]:
-            # The writer holds the database's write lock for the whole
-            # transaction, so what is read here stays true until commit. A
-            # database with concurrent writers must lock these rows instead
-            # (FOR UPDATE on the timers, FOR SHARE on the leases).
+            # Both fences must hold from the moment they are checked until
+            # commit. On SQLite the writer holds the database's write lock
+            # for the whole transaction, which is enough. On PostgreSQL, at
+            # READ COMMITTED, other processes write meanwhile, so the rows
+            # are locked as they are read: the leases FOR SHARE, which makes
+            # a takeover (an UPDATE of the epoch) wait until this commits,
+            # so an outcome is only ever written while its epoch is current;
+            # and the timers FOR UPDATE, which makes an update through the
+            # API wait too, so the version checked is the one overwritten.
+            # Leases first, then timers, each in key order, so that writers
+            # in several processes lock in one order; the rare deadlock left
+            # (a takeover in the same batch as outcomes) is undone by the
+            # database and the batch runs again.
+            epochs = await self._select_epochs(
+                connection, {outcome.timer.shard for outcome in outcomes}
+            )
             versions = await self._select_versions(
                 connection, {outcome.timer.key for outcome in outcomes}
-            )
-            epochs = await _select_epochs(
-                connection, {outcome.timer.shard for outcome in outcomes}
             )
             applied: list[bool] = []
             updates: list[dict[str, Any]] = []
@@ -576,7 +765,10 @@ class SQLAlchemyStore(Store):
                     versions[key] = outcome.timer.version
                     updates.append(update)
                     attempt_rows.append(attempt_row)
-                    touched[key] = None
+                    # Attempts are numbered from 1 and go with their timer
+                    # when it is deleted, so up to the limit none is old.
+                    if outcome.attempt.seq > ATTEMPTS_KEPT:
+                        touched[key] = None
 
                 applied.append(ok)
 
@@ -588,6 +780,8 @@ class SQLAlchemyStore(Store):
                     )
 
                 await connection.execute(self._upsert_attempt, attempt_rows)
+
+            if touched:
                 await connection.execute(
                     TRIM_ATTEMPTS,
                     [
@@ -608,14 +802,38 @@ class SQLAlchemyStore(Store):
         self, connection: AsyncConnection, keys: Collection[tuple[str, str]]
     ) -> dict[tuple[str, str], int]:
         versions: dict[tuple[str, str], int] = {}
-        for chunk in _chunks(list(keys), _CHUNK):
+        wanted = sorted(key for key in keys if not self._never_stored(*key))
+        for chunk in _chunks(wanted, _CHUNK):
             statement = sa.select(
                 TIMERS.c.namespace, TIMERS.c.id, TIMERS.c.version
             ).where(keys_match(chunk))
+            if self._dialect.locks_rows:
+                statement = statement.order_by(
+                    TIMERS.c.namespace, TIMERS.c.id
+                ).with_for_update()
+
             for namespace, timer_id, version in await connection.execute(statement):
                 versions[(namespace, timer_id)] = version
 
         return versions
+
+    async def _select_epochs(
+        self, connection: AsyncConnection, shards: Collection[int]
+    ) -> dict[int, int]:
+        epochs: dict[int, int] = {}
+        for chunk in _chunks(sorted(shards), _CHUNK):
+            statement = sa.select(LEASES.c.shard, LEASES.c.epoch).where(
+                LEASES.c.shard.in_(chunk)
+            )
+            if self._dialect.locks_rows:
+                statement = statement.order_by(LEASES.c.shard).with_for_update(
+                    read=True
+                )
+
+            for shard, epoch in await connection.execute(statement):
+                epochs[shard] = epoch
+
+        return epochs
 
     # -- leases -----------------------------------------------------------------
 
@@ -767,20 +985,6 @@ class SQLAlchemyStore(Store):
                 )
 
         await self._write(apply)
-
-
-async def _select_epochs(
-    connection: AsyncConnection, shards: Collection[int]
-) -> dict[int, int]:
-    epochs: dict[int, int] = {}
-    for chunk in _chunks(sorted(shards), _CHUNK):
-        statement = sa.select(LEASES.c.shard, LEASES.c.epoch).where(
-            LEASES.c.shard.in_(chunk)
-        )
-        for shard, epoch in await connection.execute(statement):
-            epochs[shard] = epoch
-
-    return epochs
 
 
 def _update_parameters(timer: Timer, expected_version: int) -> dict[str, Any]:
