@@ -1,10 +1,12 @@
 """The benchmark: creation and delivery rates and lateness on this machine.
 
-    ./dev nox -s bench -- [--runs 3] [--quick]
+    ./dev nox -s bench -- [--runs 3] [--shapes sqlite,postgres-1,...] [--size full]
 
-Each run starts its own ``timerserver serve`` on a fresh SQLite file and a
-webhook receiver (``bench/receiver.py``) in a separate process, all on
-127.0.0.1, and measures:
+Each run starts everything itself on 127.0.0.1: a webhook receiver
+(``bench/receiver.py``) in a separate process, and the service in one of
+these shapes: ``sqlite``, one ``timerserver serve`` on a fresh SQLite file;
+``postgres-N``, a throwaway PostgreSQL node, one ``serve --no-runner`` and N
+``timerserver runner`` processes. It measures:
 
 1. single creates: 64 concurrent keep-alive clients, one timer per request;
 2. batch creates: ``:batchCreate`` with 1,000 timers per request;
@@ -394,6 +396,16 @@ def write_markdown(summaries: dict[str, Any], meta: dict[str, Any]) -> None:
 
 
 SHAPES = ["sqlite", "postgres-1", "postgres-2", "postgres-4"]
+SIZES = {
+    "full": {"single": 20_000, "batch": 100_000, "burst": 20_000, "steady_seconds": 15},
+    "medium": {
+        "single": 10_000,
+        "batch": 50_000,
+        "burst": 10_000,
+        "steady_seconds": 10,
+    },
+    "quick": {"single": 2_000, "batch": 5_000, "burst": 2_000, "steady_seconds": 3},
+}
 
 
 def main() -> None:
@@ -405,15 +417,14 @@ def main() -> None:
         help=f"comma-separated, from {', '.join(SHAPES)} (default: all)",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="small sizes, to try the benchmark"
+        "--size",
+        choices=sorted(SIZES),
+        default="full",
+        help="workload size: full (the published table), medium, or quick to try",
     )
     arguments = parser.parse_args()
     shapes = arguments.shapes.split(",")
-    sizes = (
-        {"single": 2000, "batch": 5000, "burst": 2000, "steady_seconds": 3}
-        if arguments.quick
-        else {"single": 20_000, "batch": 100_000, "burst": 20_000, "steady_seconds": 15}
-    )
+    sizes = SIZES[arguments.size]
 
     # Runs of the shapes are interleaved, so that a slow spell of this shared
     # machine touches every shape alike.
@@ -435,7 +446,7 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     output = {"meta": meta, "summary": summaries, "runs": runs}
     (RESULTS / "latest.json").write_text(json.dumps(output, indent=2) + "\n")
-    if not arguments.quick:
+    if arguments.size != "quick":
         write_markdown(summaries, meta)
 
     print(json.dumps(summaries, indent=2))
