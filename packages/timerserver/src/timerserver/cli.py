@@ -16,7 +16,6 @@ import uvicorn
 
 from timerbackends import create_store
 from timerkernel import Kernel, KernelSettings, Runner, StorageError, StorageUnavailable
-from timerkernel import RunnerSettings as KernelRunnerSettings
 from timerkernel.http import HttpDispatcher
 
 from . import __version__
@@ -152,15 +151,7 @@ def _runner_for(kernel: Kernel, settings: Settings) -> Runner:
         kernel,
         dispatcher,
         runner_id=f"{socket.gethostname()}-{os.getpid()}",
-        settings=KernelRunnerSettings(
-            lookahead_seconds=runner.lookahead_seconds,
-            poll_interval_seconds=runner.poll_interval_seconds,
-            batch_size=runner.batch_size,
-            max_in_flight=runner.max_in_flight,
-            lease_duration_seconds=runner.lease_duration_seconds,
-            heartbeat_interval_seconds=runner.heartbeat_interval_seconds,
-            purge_interval_seconds=runner.purge_interval_seconds,
-        ),
+        settings=runner.for_kernel(),
     )
 
 

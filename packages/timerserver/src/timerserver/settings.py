@@ -17,7 +17,10 @@ from typing import Any
 import attrs
 from dynaconf import Dynaconf
 
+from timerkernel import RunnerSettings as KernelRunnerSettings
+
 DEFAULT_STORAGE = "sqlite:///./timers.db"
+_RUNNER_DEFAULTS = KernelRunnerSettings()
 DEFAULT_CONFIG_FILE = "timerserver.toml"
 
 
@@ -54,16 +57,26 @@ class LimitSettings:
 
 @attrs.frozen
 class RunnerSettings:
-    """The runner inside ``serve``, or the process ``runner`` starts."""
+    """The runner inside ``serve``, or the process ``runner`` starts.
+
+    The defaults are the kernel's own, so that the library and the server
+    pace a runner alike.
+    """
 
     enabled: bool = True
-    lookahead_seconds: float = 5.0
-    poll_interval_seconds: float = 1.0
-    batch_size: int = 500
-    max_in_flight: int = 512
-    lease_duration_seconds: float = 6.0
-    heartbeat_interval_seconds: float = 2.0
-    purge_interval_seconds: float = 60.0
+    lookahead_seconds: float = _RUNNER_DEFAULTS.lookahead_seconds
+    poll_interval_seconds: float = _RUNNER_DEFAULTS.poll_interval_seconds
+    batch_size: int = _RUNNER_DEFAULTS.batch_size
+    max_in_flight: int = _RUNNER_DEFAULTS.max_in_flight
+    lease_duration_seconds: float = _RUNNER_DEFAULTS.lease_duration_seconds
+    heartbeat_interval_seconds: float = _RUNNER_DEFAULTS.heartbeat_interval_seconds
+    purge_interval_seconds: float = _RUNNER_DEFAULTS.purge_interval_seconds
+
+    def for_kernel(self) -> KernelRunnerSettings:
+        """The kernel's settings of a runner with these values."""
+        values = attrs.asdict(self)
+        del values["enabled"]
+        return KernelRunnerSettings(**values)
 
 
 @attrs.frozen
