@@ -9,7 +9,6 @@ counts are printed, so a run shows how many duplicates the kills caused.
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from collections import Counter
@@ -30,10 +29,11 @@ from blackbox import (
     free_port,
     in_seconds,
     iso,
+    require_postgres,
     timer_body,
     timers_path,
 )
-from timerbackends.testing.postgres import PostgresServer, find_postgres_bin
+from timerbackends.testing.postgres import PostgresServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -50,9 +50,7 @@ OUTCOME_WRITE_MARGIN_SECONDS = 1.0
 
 @pytest.fixture
 def postgres(tmp_path: Path) -> Iterator[PostgresServer]:
-    if find_postgres_bin() is None and os.environ.get("CI") != "true":
-        pytest.skip("PostgreSQL is not installed (CI installs it)")
-
+    require_postgres()
     server = PostgresServer(tmp_path / "postgres")
     server.start()
     yield server
