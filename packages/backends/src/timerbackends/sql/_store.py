@@ -682,21 +682,17 @@ class SQLAlchemyStore(Store):
         if not due:
             return []
 
-        # On PostgreSQL the claim reads FOR UPDATE SKIP LOCKED. What makes a
-        # timer one runner's is its shard's lease, and what keeps a runner
-        # that lost it from writing is the epoch fence of record_outcomes;
-        # a row lock cannot do that, since it ends with the claim, before
-        # the delivery. SKIP LOCKED serves two lesser ends: a claim never
-        # waits behind another transaction's write of the same timers, and
-        # it leaves out a timer being written at that moment (an outcome of
-        # another runner during a takeover, an update through the API, or
-        # that runner's own claim), whose version is about to change, so
-        # that it is not delivered just to be fenced out. The timer is not
-        # lost: the next poll loads it at its new version.
+        # The claim is a plain read by primary key, without row locks. What
+        # makes a timer one runner's is its shard's lease, and what keeps a
+        # runner that lost it from writing is the epoch fence of
+        # record_outcomes; a row lock could do neither, since it would end
+        # with the claim, before the delivery. Runners never read each
+        # other's shards, so claims do not contend and scale with runners.
+        # SKIP LOCKED was tried and left out: a claim that skips a row
+        # drops a due timer until the next poll, firing it late for
+        # nothing more than a write of another timer in the same batch.
         async def read(connection: AsyncConnection) -> dict[tuple[str, str], Timer]:
-            return await self._select_timers(
-                connection, {entry.key for entry in due}, skip_locked=True
-            )
+            return await self._select_timers(connection, {entry.key for entry in due})
 
         stored = await self._read(read)
         claimed: list[Timer] = []
