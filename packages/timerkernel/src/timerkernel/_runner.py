@@ -685,8 +685,6 @@ class Runner:
     def _after_write(self, batch: Sequence[_Pending], applied: Sequence[bool]) -> None:
         for item, ok in zip(batch, applied, strict=True):
             timer = item.outcome.timer
-            self._in_flight.pop(timer.key, None)
-            changed = self._changed_in_flight.pop(timer.key, None)
             if not ok:
                 logger.info(
                     "outcome of timer %s dropped: "
@@ -694,11 +692,12 @@ class Runner:
                     timer.id,
                     extra={"timer_id": timer.id, "action": "outcome_fenced"},
                 )
-                if changed is not None:
-                    self._remember(changed)
-
+                self._release(timer.key)
                 continue
 
+            # The outcome won, so no change made during the delivery can have.
+            self._in_flight.pop(timer.key, None)
+            self._changed_in_flight.pop(timer.key, None)
             self._log_outcome(item)
             self.kernel.emit(
                 TimerEvent(item.kind, timer, item.outcome.attempt, item.due_at)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -49,8 +49,6 @@ _LIST_PARAMETERS = frozenset(
     {"status", "fire_after", "fire_before", "id_prefix", "limit", "page_token"}
 )
 _BATCH_FIELDS = frozenset({"timers"})
-
-Endpoint = Callable[[Request], Awaitable[Response]]
 
 # TODO: the web UI replaces this page once it is built into the package.
 _HOME_PAGE = """<!doctype html>
