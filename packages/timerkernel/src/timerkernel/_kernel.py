@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import functools
 import hashlib
 import json
 import logging
@@ -28,7 +29,9 @@ from ._exceptions import (
 from ._model import (
     UNSET,
     Attempt,
+    Callback,
     NamespaceCounts,
+    RetryPolicy,
     Timer,
     TimerPatch,
     TimerQuery,
@@ -120,18 +123,43 @@ def definition_digest(spec: TimerSpec) -> str:
     """Digest of the parts of a definition that a repeated create must match.
 
     The fire time is compared on its own, since a create with
-    ``delay_seconds`` is not compared on it.
+    ``delay_seconds`` is not compared on it. The digest is the SHA-256 of
+    the canonical JSON (sorted keys, no spaces) of ``[callback, payload,
+    retry_policy]``; it is stored, so it must never change.
     """
-    canonical = json.dumps(
-        [
-            callback_to_dict(spec.callback),
-            spec.payload,
-            retry_policy_to_dict(spec.retry_policy),
-        ],
-        sort_keys=True,
-        separators=(",", ":"),
+    callback = spec.callback
+    canonical = "".join(
+        (
+            "[",
+            _canonical_callback(
+                callback.url, callback.timeout_seconds, tuple(callback.headers.items())
+            ),
+            ",",
+            _canonical(spec.payload),
+            ",",
+            _canonical_retry_policy(spec.retry_policy),
+            "]",
+        )
     )
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def _canonical(value: Any) -> str:
+    # The canonical JSON of a list is its items' canonical JSON joined by
+    # commas, so the parts can be encoded (and cached) one by one.
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+@functools.lru_cache(maxsize=1024)
+def _canonical_callback(
+    url: str, timeout_seconds: float, headers: tuple[tuple[str, str], ...]
+) -> str:
+    return _canonical(callback_to_dict(Callback(url, timeout_seconds, dict(headers))))
+
+
+@functools.lru_cache(maxsize=256)
+def _canonical_retry_policy(policy: RetryPolicy) -> str:
+    return _canonical(retry_policy_to_dict(policy))
 
 
 class Kernel:
@@ -214,6 +242,7 @@ class Kernel:
         """
         check_namespace(namespace)
         now = self.clock.now()
+        stamp = from_millis(to_millis(now))
         results: list[CreateResult | TimerKernelError | None] = [None] * len(specs)
         first_of_id: dict[str, int] = {}
         to_insert: list[Timer] = []
@@ -222,7 +251,7 @@ class Kernel:
         for position, spec in enumerate(specs):
             try:
                 check_timer_id(spec.id)
-                timer = self._new_timer(namespace, spec, now)
+                timer = self._new_timer(namespace, spec, now, stamp)
             except InvalidArgument as exc:
                 results[position] = exc
                 continue
@@ -259,12 +288,15 @@ class Kernel:
                 results[position] = first
                 continue
 
-            candidate = self._new_timer(namespace, spec, now)
+            candidate = self._new_timer(namespace, spec, now, stamp)
             results[position] = self._judge_repeat(spec, candidate, stored)
 
         return [result for result in results if result is not None]
 
-    def _new_timer(self, namespace: str, spec: TimerSpec, now: datetime) -> Timer:
+    def _new_timer(
+        self, namespace: str, spec: TimerSpec, now: datetime, stamp: datetime
+    ) -> Timer:
+        # *stamp* is *now* in whole milliseconds, as stores keep it.
         if spec.fire_at is not None:
             # Stores keep whole UTC milliseconds; rounding up never fires early.
             fire_at = ceil_to_millis(spec.fire_at)
@@ -275,7 +307,6 @@ class Kernel:
                 [FieldError("fire_at", "one of fire_at or delay_seconds is required")]
             )
 
-        now = from_millis(to_millis(now))
         return Timer(
             namespace=namespace,
             id=spec.id,
@@ -287,8 +318,8 @@ class Kernel:
             attempts=0,
             next_attempt_at=fire_at,
             last_error=None,
-            created_at=now,
-            updated_at=now,
+            created_at=stamp,
+            updated_at=stamp,
             executed_at=None,
             version=1,
             shard=shard_of(namespace, spec.id, self.shard_count),

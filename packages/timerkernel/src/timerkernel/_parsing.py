@@ -6,6 +6,7 @@ answer names every bad field of a request.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -75,6 +76,10 @@ _CREATE_FIELDS = frozenset(
 )
 _CALLBACK_FIELDS = frozenset({"url", "timeout_seconds", "headers"})
 _RETRY_FIELDS = frozenset(attrs.fields_dict(RetryPolicy))
+
+_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
+# Most retry policies are the defaults; one frozen instance serves them all.
+_DEFAULT_RETRY_POLICY = RetryPolicy()
 
 UrlGuard = Callable[[str], "str | None"]
 """Checks a callback URL against a policy; returns why it is refused, or None."""
@@ -193,7 +198,11 @@ def parse_timer_spec(
     else:
         callback = _read_callback(checker, data["callback"], url_guard)
 
-    retry_policy = _read_retry_policy(checker, data.get("retry_policy", {}))
+    retry_policy = (
+        _read_retry_policy(checker, data["retry_policy"])
+        if "retry_policy" in data
+        else _DEFAULT_RETRY_POLICY
+    )
     payload = data.get("payload")
     checker.raise_if_failed()
     check_payload_size(payload, max_payload_bytes)
@@ -341,12 +350,16 @@ def _read_callback(
     return Callback(url=url, timeout_seconds=timeout, headers=headers)
 
 
+@functools.lru_cache(maxsize=4096)
 def url_problem(url: str) -> str | None:
-    """Say why *url* is not an absolute http(s) URL, or return None if it is."""
+    """Say why *url* is not an absolute http(s) URL, or return None if it is.
+
+    Cached: many timers share a few callback URLs.
+    """
     if len(url) > MAX_URL_LENGTH:
         return f"must be at most {MAX_URL_LENGTH} characters"
 
-    if any(ord(char) <= 0x20 or ord(char) == 0x7F for char in url):
+    if _CONTROL_OR_SPACE.search(url):
         return "must not contain spaces or control characters"
 
     try:

@@ -590,7 +590,13 @@ class Runner:
                     self._release(timer.key)
                     continue
 
-                await self._limiter.acquire()
+                try:
+                    # Without a wait while there is room: the awaited
+                    # acquire yields to the event loop once per timer.
+                    self._limiter.acquire_nowait()
+                except anyio.WouldBlock:
+                    await self._limiter.acquire()
+
                 self._task_group.start_soon(self._deliver, timer, epoch)
 
     async def _wait_for_due(self) -> None:

@@ -41,9 +41,8 @@ def parse_time(text: str) -> datetime:
 
 def format_time(moment: datetime) -> str:
     """Format *moment* as UTC RFC 3339 with milliseconds and ``Z``."""
-    moment = moment.astimezone(UTC)
-    return (
-        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
-        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}."
-        f"{moment.microsecond // 1000:03d}Z"
-    )
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+
+    # isoformat truncates to the millisecond and ends in "+00:00" for UTC.
+    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"

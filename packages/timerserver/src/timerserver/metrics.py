@@ -73,6 +73,8 @@ class Metrics:
         for outcome in _DELIVERY_OUTCOMES.values():
             self.deliveries.labels(outcome=outcome)
 
+        self._created_by_namespace: dict[str, Counter] = {}
+
     def watch(self, kernel: Kernel) -> None:
         """Count the events of *kernel* from now on."""
         kernel.add_listener(self.observe)
@@ -80,7 +82,13 @@ class Metrics:
     def observe(self, event: TimerEvent) -> None:
         namespace = event.timer.namespace
         if event.kind is TimerEventKind.created:
-            self.timers_created.labels(namespace=namespace).inc()
+            # Once per timer created: the labelled child is looked up once.
+            created = self._created_by_namespace.get(namespace)
+            if created is None:
+                created = self.timers_created.labels(namespace=namespace)
+                self._created_by_namespace[namespace] = created
+
+            created.inc()
         elif event.kind is TimerEventKind.updated:
             self.timers_updated.labels(namespace=namespace).inc()
         elif event.kind is TimerEventKind.deleted:

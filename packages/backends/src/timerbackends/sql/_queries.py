@@ -5,19 +5,66 @@ Everything here is written in SQL that SQLite and PostgreSQL both accept.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+import attrs
 import sqlalchemy as sa
 
 from timerkernel import TimerQuery, to_millis
 
-from ._rows import floor_millis
+from ._rows import STATE_COLUMNS, floor_millis
 from ._schema import ATTEMPT_COLUMNS, ATTEMPTS, TIMER_COLUMNS, TIMERS
 
 # Written into the SQL rather than bound: SQLite uses a partial index only
 # if the query's WHERE visibly implies the index's, which a parameter hides.
 SCHEDULED: sa.ColumnClause[str] = sa.literal_column("'scheduled'", sa.Text())
+
+
+@attrs.frozen
+class DriverStatement:
+    """A statement compiled once for one database, run through its driver.
+
+    Run with many rows, this skips SQLAlchemy's processing of each row's
+    parameters, most of the cost of a batch of small writes. The values
+    must be what the driver takes as they are: the store's rows hold only
+    integers, floats, text and None, which need no conversion.
+    """
+
+    sql: str
+    names: tuple[str, ...]
+    #: Whether the driver takes parameters by position (SQLite, asyncpg)
+    #: rather than by name (psycopg).
+    positional: bool
+
+    @classmethod
+    def compile(cls, statement: sa.Executable, dialect: sa.Dialect) -> DriverStatement:
+        compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+        if compiled.positional:
+            names = tuple(compiled.positiontup or ())
+        else:
+            names = tuple(compiled.bind_names.values())
+
+        return cls(str(compiled), names, compiled.positional)
+
+    def parameters(
+        self, values: Mapping[str, Any]
+    ) -> Sequence[Any] | Mapping[str, Any]:
+        """Return *values*, by name, as the driver takes them."""
+        if self.positional:
+            return tuple([values[name] for name in self.names])
+
+        return values
+
+    def parameters_in_order(
+        self, values: Sequence[Any]
+    ) -> Sequence[Any] | Mapping[str, Any]:
+        """Return *values*, given in the order of the names, for the driver."""
+        if self.positional:
+            return values
+
+        return dict(zip(self.names, values, strict=True))
+
 
 # Statements run often are built once, with named parameters.
 
@@ -39,6 +86,16 @@ UPDATE_TIMER = sa.update(TIMERS).where(
     TIMERS.c.namespace == sa.bindparam("key_namespace"),
     TIMERS.c.id == sa.bindparam("key_id"),
     TIMERS.c.version == sa.bindparam("expected_version"),
+)
+
+UPDATE_TIMER_STATE = (
+    sa.update(TIMERS)
+    .where(
+        TIMERS.c.namespace == sa.bindparam("key_namespace"),
+        TIMERS.c.id == sa.bindparam("key_id"),
+        TIMERS.c.version == sa.bindparam("expected_version"),
+    )
+    .values({name: sa.bindparam(name) for name in STATE_COLUMNS})
 )
 
 GET_TIMER = sa.select(*TIMER_COLUMNS).where(
@@ -140,6 +197,17 @@ def list_conditions(query: TimerQuery) -> Iterator[sa.ColumnElement[bool]]:
         else:
             # Between two milliseconds no stored time equals it.
             yield TIMERS.c.fire_at >= after_ms
+
+
+def timers_by_ids(count: int) -> sa.Select[Any]:
+    """Return the query for the timers of one namespace with *count* ids.
+
+    Its parameters are ``namespace`` and then ``id_0`` to ``id_<count-1>``.
+    """
+    return sa.select(*TIMER_COLUMNS).where(
+        TIMERS.c.namespace == sa.bindparam("namespace"),
+        TIMERS.c.id.in_([sa.bindparam(f"id_{index}") for index in range(count)]),
+    )
 
 
 def keys_match(keys: Iterable[tuple[str, str]]) -> sa.ColumnElement[bool]:

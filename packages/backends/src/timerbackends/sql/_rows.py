@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
+
 from timerkernel import (
     Attempt,
     AttemptOutcome,
@@ -36,10 +38,19 @@ _STATUSES = {status.value: status for status in TimerStatus}
 _ERROR_KINDS = {kind.value: kind for kind in ErrorKind}
 _OUTCOMES = {outcome.value: outcome for outcome in AttemptOutcome}
 
+# The standard library, because it refuses NaN and infinities where orjson
+# would write null; reading, where nothing is refused, takes orjson.
 _encode = json.JSONEncoder(
     ensure_ascii=False, allow_nan=False, separators=(",", ":")
 ).encode
-_decode = json.JSONDecoder().decode
+
+
+def _decode(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        # Integers past 64 bits, which orjson does not read.
+        return json.loads(text)
 
 
 def to_micros(moment: datetime) -> int:
@@ -130,6 +141,40 @@ def timer_to_row(timer: Timer) -> dict[str, Any]:
         "backoff_coefficient": policy.backoff_coefficient,
         "max_interval": policy.max_interval_seconds,
         "max_duration": policy.max_duration_seconds,
+        **_error_columns(timer.last_error),
+    }
+
+
+# What an outcome that does not reschedule changes: a delivery, a retry or a
+# final failure never touches the definition (URL, payload, policy), so its
+# update neither encodes nor rewrites those columns.
+STATE_COLUMNS = (
+    "status",
+    "version",
+    "attempts",
+    "attempt_seq",
+    "next_attempt_at",
+    "first_attempt_at",
+    "executed_at",
+    "updated_at",
+    "error_at",
+    "error_kind",
+    "error_message",
+    "error_status",
+)
+
+
+def state_of(timer: Timer) -> dict[str, Any]:
+    """Return the :data:`STATE_COLUMNS` values of *timer*, by column name."""
+    return {
+        "status": timer.status.value,
+        "version": timer.version,
+        "attempts": timer.attempts,
+        "attempt_seq": timer.attempt_seq,
+        "next_attempt_at": _optional_millis(timer.next_attempt_at),
+        "first_attempt_at": _optional_millis(timer.first_attempt_at),
+        "executed_at": _optional_millis(timer.executed_at),
+        "updated_at": to_millis(timer.updated_at),
         **_error_columns(timer.last_error),
     }
 

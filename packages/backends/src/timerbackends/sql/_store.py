@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from timerkernel import (
     Attempt,
+    AttemptOutcome,
     DueTimer,
     Lease,
     NamespaceCounts,
@@ -58,9 +59,12 @@ from ._queries import (
     SCHEDULED,
     TRIM_ATTEMPTS,
     UPDATE_TIMER,
+    UPDATE_TIMER_STATE,
+    DriverStatement,
     due_statement,
     keys_match,
     list_conditions,
+    timers_by_ids,
 )
 from ._rows import (
     attempt_from_row,
@@ -68,6 +72,7 @@ from ._rows import (
     changed_columns,
     floor_millis,
     from_micros,
+    state_of,
     timer_from_row,
     timer_to_row,
     to_micros,
@@ -212,6 +217,12 @@ class SQLAlchemyStore(Store):
                 for column in ATTEMPTS.c
                 if not column.primary_key
             },
+        )
+        driver_dialect = self._engines.writer.dialect
+        self._timers_by_ids_cache: dict[int, DriverStatement] = {}
+        self._update_state = DriverStatement.compile(UPDATE_TIMER_STATE, driver_dialect)
+        self._upsert_attempt_rows = DriverStatement.compile(
+            self._upsert_attempt, driver_dialect
         )
         runner_insert = insert(RUNNERS)
         self._upsert_runner = runner_insert.on_conflict_do_update(
@@ -431,23 +442,35 @@ class SQLAlchemyStore(Store):
         return [outcomes[write] for write in batch]
 
     async def _select_timers(
-        self,
-        connection: AsyncConnection,
-        keys: Collection[tuple[str, str]],
-        *,
-        skip_locked: bool = False,
+        self, connection: AsyncConnection, keys: Collection[tuple[str, str]]
     ) -> dict[tuple[str, str], Timer]:
         found: dict[tuple[str, str], Timer] = {}
-        for chunk in _chunks(list(keys), _CHUNK):
-            statement = sa.select(*TIMER_COLUMNS).where(keys_match(chunk))
-            if skip_locked and self._dialect.locks_rows:
-                statement = statement.with_for_update(skip_locked=True)
+        by_namespace: dict[str, list[str]] = {}
+        for namespace, timer_id in keys:
+            by_namespace.setdefault(namespace, []).append(timer_id)
 
-            for row in await connection.execute(statement):
-                timer = timer_from_row(row)
-                found[timer.key] = timer
+        # One index range per namespace, with an IN list of ids.
+        for namespace, ids in by_namespace.items():
+            for chunk in _chunks(ids, _CHUNK):
+                statement = self._timers_by_ids(len(chunk))
+                rows = await connection.exec_driver_sql(
+                    statement.sql, statement.parameters_in_order((namespace, *chunk))
+                )
+                for row in rows:
+                    timer = timer_from_row(row)
+                    found[timer.key] = timer
 
         return found
+
+    def _timers_by_ids(self, count: int) -> DriverStatement:
+        statement = self._timers_by_ids_cache.get(count)
+        if statement is None:
+            statement = DriverStatement.compile(
+                timers_by_ids(count), self._engines.writer.dialect
+            )
+            self._timers_by_ids_cache[count] = statement
+
+        return statement
 
     # -- timers ---------------------------------------------------------------
 
@@ -711,14 +734,20 @@ class SQLAlchemyStore(Store):
         if not outcomes:
             return []
 
+        # An outcome that reschedules may change the whole definition; any
+        # other changes only the state columns, written by a narrower update.
         prepared = [
             (
                 self._storable(
                     _update_parameters(outcome.timer, outcome.expected_version)
+                    if outcome.attempt.outcome is AttemptOutcome.rescheduled
+                    else _state_parameters(outcome.timer, outcome.expected_version)
                 ),
-                self._storable(
-                    attempt_to_row(
-                        outcome.timer.namespace, outcome.timer.id, outcome.attempt
+                self._upsert_attempt_rows.parameters(
+                    self._storable(
+                        attempt_to_row(
+                            outcome.timer.namespace, outcome.timer.id, outcome.attempt
+                        )
                     )
                 ),
             )
@@ -746,8 +775,9 @@ class SQLAlchemyStore(Store):
                 connection, {outcome.timer.key for outcome in outcomes}
             )
             applied: list[bool] = []
-            updates: list[dict[str, Any]] = []
-            attempt_rows: list[dict[str, Any]] = []
+            full_updates: list[dict[str, Any]] = []
+            state_updates: list[Any] = []
+            attempt_rows: list[Any] = []
             touched: dict[tuple[str, str], None] = {}
             for outcome, (update, attempt_row) in zip(outcomes, prepared, strict=True):
                 key = outcome.timer.key
@@ -759,7 +789,11 @@ class SQLAlchemyStore(Store):
                     # A later outcome of the same timer in this batch must
                     # expect the version this one writes.
                     versions[key] = outcome.timer.version
-                    updates.append(update)
+                    if outcome.attempt.outcome is AttemptOutcome.rescheduled:
+                        full_updates.append(update)
+                    else:
+                        state_updates.append(self._update_state.parameters(update))
+
                     attempt_rows.append(attempt_row)
                     # Attempts are numbered from 1 and go with their timer
                     # when it is deleted, so up to the limit none is old.
@@ -768,14 +802,22 @@ class SQLAlchemyStore(Store):
 
                 applied.append(ok)
 
-            if updates:
-                result = await connection.execute(UPDATE_TIMER, updates)
-                if 0 <= result.rowcount != len(updates):
-                    raise StorageError(
-                        f"{result.rowcount} of {len(updates)} fenced updates applied"
-                    )
+            # Every update's version was read and locked above, so each must
+            # change exactly one row.
+            if state_updates:
+                result = await connection.exec_driver_sql(
+                    self._update_state.sql, state_updates
+                )
+                _check_rowcount(result.rowcount, len(state_updates))
 
-                await connection.execute(self._upsert_attempt, attempt_rows)
+            if full_updates:
+                result = await connection.execute(UPDATE_TIMER, full_updates)
+                _check_rowcount(result.rowcount, len(full_updates))
+
+            if attempt_rows:
+                await connection.exec_driver_sql(
+                    self._upsert_attempt_rows.sql, attempt_rows
+                )
 
             if touched:
                 await connection.execute(
@@ -981,6 +1023,21 @@ class SQLAlchemyStore(Store):
                 )
 
         await self._write(apply)
+
+
+def _state_parameters(timer: Timer, expected_version: int) -> dict[str, Any]:
+    return {
+        **state_of(timer),
+        "key_namespace": timer.namespace,
+        "key_id": timer.id,
+        "expected_version": expected_version,
+    }
+
+
+def _check_rowcount(rowcount: int, expected: int) -> None:
+    # Drivers that cannot count the rows of a batch report -1.
+    if 0 <= rowcount != expected:
+        raise StorageError(f"{rowcount} of {expected} fenced updates applied")
 
 
 def _update_parameters(timer: Timer, expected_version: int) -> dict[str, Any]:
