@@ -10,6 +10,7 @@ time, so a write locks the rows its decisions rest on (see
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import (
     Awaitable,
@@ -24,6 +25,7 @@ from typing import Any, TypeVar
 
 import anyio
 import attrs
+import orjson
 import sqlalchemy as sa
 import sqlalchemy.exc
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -55,6 +57,8 @@ from ._queries import (
     DELETE_ATTEMPTS_OF,
     DELETE_TIMER_BY_KEY,
     GET_TIMER,
+    INSERT_TIMER,
+    INSERT_TIMERS_FROM_JSON,
     LIST_ATTEMPTS,
     SCHEDULED,
     TRIM_ATTEMPTS,
@@ -62,6 +66,7 @@ from ._queries import (
     UPDATE_TIMER_STATE,
     DriverStatement,
     due_statement,
+    ids_present,
     keys_match,
     list_conditions,
     timers_by_ids,
@@ -204,11 +209,6 @@ class SQLAlchemyStore(Store):
         self._open = False
 
         insert = self._dialect.insert
-        self._insert_timers = (
-            insert(TIMERS)
-            .on_conflict_do_nothing(index_elements=[TIMERS.c.namespace, TIMERS.c.id])
-            .returning(TIMERS.c.namespace, TIMERS.c.id)
-        )
         attempt_insert = insert(ATTEMPTS)
         self._upsert_attempt = attempt_insert.on_conflict_do_update(
             index_elements=[ATTEMPTS.c.namespace, ATTEMPTS.c.timer_id, ATTEMPTS.c.seq],
@@ -220,6 +220,11 @@ class SQLAlchemyStore(Store):
         )
         driver_dialect = self._engines.writer.dialect
         self._timers_by_ids_cache: dict[int, DriverStatement] = {}
+        self._ids_present_cache: dict[int, DriverStatement] = {}
+        self._insert_timer = DriverStatement.compile(INSERT_TIMER, driver_dialect)
+        self._insert_timers_json = DriverStatement.compile(
+            INSERT_TIMERS_FROM_JSON, driver_dialect
+        )
         self._update_state = DriverStatement.compile(UPDATE_TIMER_STATE, driver_dialect)
         self._upsert_attempt_rows = DriverStatement.compile(
             self._upsert_attempt, driver_dialect
@@ -462,6 +467,16 @@ class SQLAlchemyStore(Store):
 
         return found
 
+    def _ids_present(self, count: int) -> DriverStatement:
+        statement = self._ids_present_cache.get(count)
+        if statement is None:
+            statement = DriverStatement.compile(
+                ids_present(count), self._engines.writer.dialect
+            )
+            self._ids_present_cache[count] = statement
+
+        return statement
+
     def _timers_by_ids(self, count: int) -> DriverStatement:
         statement = self._timers_by_ids_cache.get(count)
         if statement is None:
@@ -505,11 +520,7 @@ class SQLAlchemyStore(Store):
         # wait for each other's keys in the same order, never in a cycle.
         rows.sort(key=lambda row: (row["namespace"], row["id"]))
 
-        # ON CONFLICT DO NOTHING with RETURNING names exactly the rows
-        # inserted, atomically, so a key taken meanwhile by another
-        # connection is never reported as inserted.
-        result = await connection.execute(self._insert_timers, rows)
-        inserted = {(namespace, timer_id) for namespace, timer_id in result}
+        inserted = await self._insert_new(connection, rows)
         taken = [key for key in first if key not in inserted]
         existing = await self._select_timers(connection, taken) if taken else {}
 
@@ -534,6 +545,52 @@ class SQLAlchemyStore(Store):
             results.append(answers)
 
         return results
+
+    async def _insert_new(
+        self, connection: AsyncConnection, rows: Sequence[dict[str, Any]]
+    ) -> set[tuple[str, str]]:
+        """Insert the rows whose key is not stored yet; return their keys."""
+        if self._dialect.locks_rows:
+            # Other connections insert meanwhile. ON CONFLICT DO NOTHING with
+            # RETURNING names exactly the rows inserted, atomically, so a key
+            # taken by another connection is never reported as inserted.
+            statement = self._insert_timers_json
+            try:
+                encoded = orjson.dumps(rows).decode()
+            except TypeError:
+                # An integer past 64 bits: the database says it is out of
+                # range, as it would for any other statement.
+                encoded = json.dumps(rows)
+            result = await connection.exec_driver_sql(
+                statement.sql, statement.parameters({"rows": encoded})
+            )
+            returned: Sequence[Sequence[Any]] = result.all()
+            return {(namespace, timer_id) for namespace, timer_id in returned}
+
+        # This connection holds the database's one write lock from the start
+        # of the transaction (BEGIN IMMEDIATE), so a key found absent here
+        # stays absent until the commit: a plain insert of the rest is safe.
+        present: set[tuple[str, str]] = set()
+        by_namespace: dict[str, list[str]] = {}
+        for row in rows:
+            by_namespace.setdefault(row["namespace"], []).append(row["id"])
+
+        for namespace, ids in by_namespace.items():
+            for chunk in _chunks(ids, _CHUNK):
+                statement = self._ids_present(len(chunk))
+                found = await connection.exec_driver_sql(
+                    statement.sql, statement.parameters_in_order((namespace, *chunk))
+                )
+                present.update((namespace, timer_id) for (timer_id,) in found)
+
+        fresh = [row for row in rows if (row["namespace"], row["id"]) not in present]
+        if fresh:
+            insert = self._insert_timer
+            await connection.exec_driver_sql(
+                insert.sql, [insert.parameters(row) for row in fresh]
+            )
+
+        return {(row["namespace"], row["id"]) for row in fresh}
 
     async def get_timer(self, namespace: str, timer_id: str) -> Timer | None:
         if self._never_stored(namespace, timer_id):

@@ -718,9 +718,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
-    print(server.url, flush=True)
-    print("running; press Ctrl-C to stop", file=sys.stderr, flush=True)
+    # Inside the try: a Ctrl-C that comes as soon as the URL is out (a
+    # script that only wanted the URL) must still stop the server.
     try:
+        print(server.url, flush=True)
+        print("running; press Ctrl-C to stop", file=sys.stderr, flush=True)
         while server.running:
             time.sleep(0.5)
     except KeyboardInterrupt:
