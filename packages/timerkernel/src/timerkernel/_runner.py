@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import logging
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
 import attrs
-from anyio.abc import TaskGroup, TaskStatus
+from anyio.abc import TaskStatus
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._exceptions import StorageError
 from ._kernel import Kernel, TimerEvent, TimerEventKind
@@ -252,7 +254,12 @@ class Runner:
         self._idle = anyio.Event()
         self._stopping = anyio.Event()
         self._limiter = anyio.Semaphore(self.settings.max_in_flight)
-        self._task_group: TaskGroup | None = None
+        # Claimed timers wait here for one of max_in_flight delivery workers
+        # (made by run): a task per delivery would cost more than the rest
+        # of the runner.
+        self._to_deliver: MemoryObjectSendStream[tuple[Timer, int]] | None = None
+        self._start_worker: Callable[[], object] | None = None
+        self._workers = 0
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -263,8 +270,11 @@ class Runner:
         await self.dispatcher.start()
         remove_listener = self.kernel.add_listener(self._on_event)
         try:
-            async with anyio.create_task_group() as task_group:
-                self._task_group = task_group
+            to_deliver, to_worker = anyio.create_memory_object_stream[
+                tuple[Timer, int]
+            ](max_buffer_size=math.inf)
+            self._to_deliver = to_deliver
+            async with to_deliver, to_worker, anyio.create_task_group() as task_group:
                 try:
                     await self._balance_leases()
                 except StorageError as exc:
@@ -279,6 +289,9 @@ class Runner:
                 task_group.start_soon(self._fire_loop)
                 task_group.start_soon(self._write_loop)
                 task_group.start_soon(self._purge_loop)
+                self._start_worker = functools.partial(
+                    task_group.start_soon, self._delivery_worker, to_worker
+                )
                 logger.info(
                     "runner %s started with %d shards",
                     self.runner_id,
@@ -578,7 +591,6 @@ class Runner:
                 len(due),
                 extra={"action": "claim"},
             )
-            assert self._task_group is not None
             claimed = {timer.key for timer in timers}
             for entry in due:
                 if entry.key not in claimed:
@@ -597,7 +609,7 @@ class Runner:
                 except anyio.WouldBlock:
                     await self._limiter.acquire()
 
-                self._task_group.start_soon(self._deliver, timer, epoch)
+                self._hand_to_worker(timer, epoch)
 
     async def _wait_for_due(self) -> None:
         wake = self._wake_fire
@@ -618,6 +630,24 @@ class Runner:
 
             waiters.start_soon(sleep)
             waiters.start_soon(woken)
+
+    def _hand_to_worker(self, timer: Timer, epoch: int) -> None:
+        assert self._to_deliver is not None
+        assert self._start_worker is not None
+        # Workers are started as the load asks for them, up to one per
+        # delivery slot, and then kept.
+        idle = self._to_deliver.statistics().tasks_waiting_receive
+        if not idle and self._workers < self.settings.max_in_flight:
+            self._workers += 1
+            self._start_worker()
+
+        self._to_deliver.send_nowait((timer, epoch))
+
+    async def _delivery_worker(
+        self, claimed: MemoryObjectReceiveStream[tuple[Timer, int]]
+    ) -> None:
+        async for timer, epoch in claimed:
+            await self._deliver(timer, epoch)
 
     async def _deliver(self, timer: Timer, epoch: int) -> None:
         due_at = timer.next_attempt_at or timer.fire_at
