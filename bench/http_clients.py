@@ -6,8 +6,9 @@ an empty body over keep-alive connections (standard library only, and on the
 standard event loop unless ``--receiver-uvloop``). Each client then POSTs a
 callback-shaped JSON body (about 200 bytes, with the callback's headers) from
 ``--concurrency`` tasks until ``--requests`` answers are in, reading each
-answer's body. Runs are interleaved across clients so that drift of the
-machine spreads over all of them.
+answer's body, on the standard event loop unless ``--client-uvloop``. Runs
+are interleaved across clients so that drift of the machine spreads over
+all of them.
 
 Run it from the repository root with the test environment::
 
@@ -16,6 +17,11 @@ Run it from the repository root with the test environment::
 It prints the median requests per second with the min–max of the runs, and
 writes them to ``bench/results/http_clients.json``. Every loop is bounded in
 count and in time, and only the loopback address is used.
+
+``--dispatcher-at REV`` adds ``HttpDispatcher`` as ``http.py`` was at git
+revision REV (its other modules as they are now), so that a change of the
+dispatcher can be measured against what it replaces in the same
+interleaved runs.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
@@ -30,8 +37,10 @@ import multiprocessing
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
+import types
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,6 +50,7 @@ from pathlib import Path
 from typing import Any, cast
 
 HOST = "127.0.0.1"
+REPOSITORY = Path(__file__).parent.parent
 RESULTS = Path(__file__).parent / "results" / "http_clients.json"
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n"
 SECRET = "bench-secret"
@@ -249,11 +259,48 @@ async def _run_pyreqwest(url: str, concurrency: int, **drive: Any) -> Rate:
         return await _drive(post, concurrency=concurrency, **drive)
 
 
-async def _run_dispatcher(url: str, concurrency: int, **drive: Any) -> Rate:
+async def _run_http1(url: str, concurrency: int, **drive: Any) -> Rate:
+    """The dispatcher's own HTTP/1.1 client, without the dispatcher."""
+    from timerkernel._http1 import Http1Client, endpoint_of
+
+    body, headers = _callback_request()
+    endpoint = endpoint_of(url)
+    assert endpoint is not None
+    header_list = list(headers.items())
+    client = Http1Client(max_idle=concurrency, max_idle_per_origin=concurrency)
+    loop = asyncio.get_running_loop()
+
+    def read_body(status: int) -> bool:
+        return True
+
+    try:
+
+        async def post() -> None:
+            response = await client.post(
+                endpoint,
+                header_list,
+                body,
+                deadline=loop.time() + 10.0,
+                max_body=65536,
+                read_body=read_body,
+            )
+            if not 200 <= response.status < 300:
+                raise RuntimeError(f"HTTP {response.status}")
+
+        return await _drive(post, concurrency=concurrency, **drive)
+    finally:
+        await client.close()
+
+
+async def _run_dispatcher(
+    url: str, concurrency: int, *, revision: str | None = None, **drive: Any
+) -> Rate:
     """The dispatcher around its chosen client, to show what it adds."""
     from timerkernel import Callback, Delivered, RetryPolicy, Timer, TimerStatus
-    from timerkernel.http import HttpDispatcher
 
+    dispatcher_class = (
+        _dispatcher_at(revision) if revision else _dispatcher_at_work_tree()
+    )
     moment = datetime(2026, 12, 3, 8, tzinfo=UTC)
     timer = Timer(
         namespace=_NAMESPACE,
@@ -272,7 +319,7 @@ async def _run_dispatcher(url: str, concurrency: int, **drive: Any) -> Rate:
         version=1,
         shard=0,
     )
-    dispatcher = HttpDispatcher(
+    dispatcher = dispatcher_class(
         max_connections=concurrency, max_per_host=concurrency, signing_secret=SECRET
     )
     await dispatcher.start()
@@ -288,10 +335,40 @@ async def _run_dispatcher(url: str, concurrency: int, **drive: Any) -> Rate:
         await dispatcher.close()
 
 
+def _dispatcher_at_work_tree() -> Any:
+    from timerkernel.http import HttpDispatcher
+
+    return HttpDispatcher
+
+
+def _dispatcher_at(revision: str) -> Any:
+    """Load ``HttpDispatcher`` from ``http.py`` as it was at git *revision*."""
+    import timerkernel
+
+    name = f"timerkernel._http_at_{revision.replace('-', '_').replace('.', '_')}"
+    module = sys.modules.get(name)
+    if module is None:
+        path = "packages/timerkernel/src/timerkernel/http.py"
+        source = subprocess.run(
+            ["git", "show", f"{revision}:{path}"],
+            cwd=REPOSITORY,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        module = types.ModuleType(name)
+        module.__package__ = timerkernel.__name__
+        sys.modules[name] = module
+        exec(compile(source, f"{revision}:{path}", "exec"), module.__dict__)
+
+    return module.HttpDispatcher
+
+
 CLIENTS: dict[str, tuple[str, Run]] = {
     "httpx.AsyncClient": ("httpx", _run_httpx),
     "aiohttp.ClientSession": ("aiohttp", _run_aiohttp),
     "pyreqwest.Client": ("pyreqwest", _run_pyreqwest),
+    "timerkernel Http1Client": ("timerkernel", _run_http1),
     "timerkernel HttpDispatcher": ("timerkernel", _run_dispatcher),
 }
 
@@ -315,10 +392,21 @@ def _measure(url: str, args: argparse.Namespace) -> dict[str, list[Rate]]:
         else:
             available[name] = run
 
+    for revision in args.dispatcher_at:
+        available[f"HttpDispatcher at {revision}"] = functools.partial(
+            _run_dispatcher, revision=revision
+        )
+
+    run_loop: Callable[[Coroutine[Any, Any, Rate]], Rate] = asyncio.run
+    if args.client_uvloop:
+        import uvloop
+
+        run_loop = uvloop.run
+
     rates: dict[str, list[Rate]] = {name: [] for name in available}
     for index in range(args.runs):
         for name, run in available.items():
-            rate = asyncio.run(
+            rate = run_loop(
                 run(
                     url,
                     args.concurrency,
@@ -328,9 +416,10 @@ def _measure(url: str, args: argparse.Namespace) -> dict[str, list[Rate]]:
             )
             rates[name].append(rate)
             print(
-                f"run {index + 1}/{args.runs} {name:<28} "
+                f"run {index + 1}/{args.runs} {name:<32} "
                 f"{rate.per_second:>9,.0f} req/s {rate.cpu_us_per_request:>6,.0f} "
-                "µs CPU/req"
+                "µs CPU/req",
+                flush=True,
             )
 
     return rates
@@ -362,7 +451,10 @@ def _report(args: argparse.Namespace, rates: dict[str, list[Rate]]) -> dict[str,
             "request_body_bytes": len(_callback_request()[0]),
             "receiver": "asyncio.Protocol answering HTTP/1.1 keep-alive requests "
             f"with an empty 200, in a separate process ({receiver_loop})",
-            "client_event_loop": "asyncio, standard event loop",
+            "client_event_loop": "uvloop"
+            if args.client_uvloop
+            else "asyncio, standard event loop",
+            "dispatchers_at_revisions": args.dispatcher_at,
         },
         "machine": {
             "python": platform.python_version(),
@@ -381,6 +473,7 @@ def _report(args: argparse.Namespace, rates: dict[str, list[Rate]]) -> dict[str,
                 "sniffio",
                 "aiohttp",
                 "pyreqwest",
+                "uvloop",
                 "timerkernel",
             )
         },
@@ -398,6 +491,14 @@ def main() -> None:
     )
     parser.add_argument("--clients", nargs="*", default=list(CLIENTS))
     parser.add_argument("--receiver-uvloop", action="store_true")
+    parser.add_argument("--client-uvloop", action="store_true")
+    parser.add_argument(
+        "--dispatcher-at",
+        action="append",
+        default=[],
+        metavar="REV",
+        help="also measure HttpDispatcher as http.py was at this git revision",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
 
@@ -427,12 +528,12 @@ def main() -> None:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(_report(args, rates), indent=2) + "\n")
 
-    print(f"\n{'client':<28} {'median req/s':>13}   {'min–max':<15} CPU µs/req")
+    print(f"\n{'client':<32} {'median req/s':>13}   {'min–max':<15} CPU µs/req")
     for name, values in rates.items():
         summary = _summary(values)
         spread = f"{summary['min_rps']:,}–{summary['max_rps']:,}"
         print(
-            f"{name:<28} {summary['median_rps']:>13,}   {spread:<15} "
+            f"{name:<32} {summary['median_rps']:>13,}   {spread:<15} "
             f"{summary['median_cpu_us_per_request']:>10,}"
         )
 

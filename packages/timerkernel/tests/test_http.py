@@ -2,15 +2,18 @@
 
 Each test starts its own small HTTP/1.1 server on a free loopback port: it
 records every request as received on the socket, counts connections and
-requests in flight, and answers as the test tells it to.
+requests in flight, and answers as the test tells it to. Every test runs on
+the standard event loop and on uvloop.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import importlib.util
 import json
 import socket
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -23,6 +26,7 @@ import anyio.abc
 import attrs
 import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
+from anyio.streams.tls import TLSListener
 
 import timerkernel
 from timerkernel import (
@@ -45,6 +49,22 @@ FIRE_AT = datetime(2026, 12, 3, 8, 0, 0, 123_000, tzinfo=UTC)
 # that a test that goes wrong ends quickly.
 WAIT = 10.0
 
+EVENT_LOOPS = [
+    pytest.param(("asyncio", {"use_uvloop": False}), id="asyncio"),
+    pytest.param(
+        ("asyncio", {"use_uvloop": True}),
+        id="uvloop",
+        marks=pytest.mark.skipif(
+            importlib.util.find_spec("uvloop") is None, reason="needs uvloop"
+        ),
+    ),
+]
+
+
+@pytest.fixture(params=EVENT_LOOPS)
+def anyio_backend(request: pytest.FixtureRequest) -> Any:
+    return request.param
+
 
 # -- a recording HTTP server -------------------------------------------------
 
@@ -57,6 +77,8 @@ class Request:
     target: str
     headers: list[tuple[str, str]]
     body: bytes
+    connection: int = 0
+    """The number of the connection it came on, from 1."""
 
     def header(self, name: str) -> str | None:
         values = self.header_all(name)
@@ -68,13 +90,17 @@ class Request:
 
 @attrs.define
 class Reply:
-    """What the server answers; ``raw`` replaces the whole answer if set."""
+    """What the server answers; ``raw`` replaces the whole answer if set.
+
+    With ``close``, the server closes the connection once it is sent.
+    """
 
     status: int = 200
     headers: Sequence[tuple[str, str]] = ()
     body: bytes = b""
     chunked: bool = False
     raw: bytes | None = None
+    close: bool = False
 
 
 Handler = Callable[[Request], Awaitable[Reply | None]]
@@ -107,15 +133,18 @@ class Server:
 
     handler: Handler
     port: int = 0
+    scheme: str = "http"
     requests: list[Request] = attrs.Factory(list)
     connections: int = 0
+    closed_connections: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
     in_flight_changed: anyio.Event = attrs.Factory(anyio.Event)
+    connection_closed: anyio.Event = attrs.Factory(anyio.Event)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
+        return f"{self.scheme}://127.0.0.1:{self.port}/hook"
 
     async def wait_in_flight(self, count: int) -> None:
         """Wait until *count* requests are being handled at once."""
@@ -123,14 +152,29 @@ class Server:
             while self.in_flight != count:
                 await self.in_flight_changed.wait()
 
+    async def wait_closed(self, count: int) -> None:
+        """Wait until *count* connections have ended."""
+        with anyio.fail_after(WAIT):
+            while self.closed_connections < count:
+                await self.connection_closed.wait()
+
     def _count(self, change: int) -> None:
         self.in_flight += change
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         self.in_flight_changed.set()
         self.in_flight_changed = anyio.Event()
 
-    async def serve_connection(self, stream: anyio.abc.SocketStream) -> None:
+    async def serve_connection(self, stream: anyio.abc.ByteStream) -> None:
         self.connections += 1
+        number = self.connections
+        try:
+            await self._serve_requests(stream, number)
+        finally:
+            self.closed_connections += 1
+            self.connection_closed.set()
+            self.connection_closed = anyio.Event()
+
+    async def _serve_requests(self, stream: anyio.abc.ByteStream, number: int) -> None:
         buffered = BufferedByteReceiveStream(stream)
         async with stream:
             while True:
@@ -143,6 +187,7 @@ class Server:
                 ):
                     return
 
+                request.connection = number
                 self.requests.append(request)
                 self._count(+1)
                 try:
@@ -156,6 +201,9 @@ class Server:
                 try:
                     await stream.send(_encode_reply(reply))
                 except anyio.BrokenResourceError:
+                    return
+
+                if reply.close:
                     return
 
 
@@ -200,10 +248,16 @@ def _encode_reply(reply: Reply) -> bytes:
 
 
 @asynccontextmanager
-async def serving(handler: Handler = answer_empty) -> AsyncIterator[Server]:
-    server = Server(handler)
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
-    server.port = listener.extra(anyio.abc.SocketAttribute.local_port)
+async def serving(
+    handler: Handler = answer_empty, *, tls: ssl.SSLContext | None = None
+) -> AsyncIterator[Server]:
+    """Serve on a free loopback port; https with the *tls* context if given."""
+    server = Server(handler, scheme="http" if tls is None else "https")
+    tcp = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    server.port = tcp.extra(anyio.abc.SocketAttribute.local_port)
+    listener: anyio.abc.Listener[Any] = (
+        tcp if tls is None else TLSListener(tcp, tls, standard_compatible=False)
+    )
     async with listener, anyio.create_task_group() as group:
         group.start_soon(listener.serve, server.serve_connection)
         try:

@@ -1,43 +1,41 @@
 """Delivery over HTTP: :class:`HttpDispatcher` POSTs each due timer to its callback.
 
-Only programs that deliver over HTTP import this module; the client it runs
-on, pyreqwest, comes with the ``http`` extra (``pip install
-'timerkernel[http]'``). The request, its signature and the meaning of each
-answer follow the "Callback delivery" section of the API contract.
-
-pyreqwest runs its I/O on a Rust runtime and hands results to the asyncio
-event loop, so the dispatcher works on asyncio, also under anyio, but not on
-trio.
+The request, its signature and the meaning of each answer follow the
+"Callback delivery" section of the API contract. The HTTP/1.1 client
+underneath is the package's own (``timerkernel._http1``), built on asyncio
+protocols with the standard library only: the dispatcher needs no extra
+dependency, and runs on asyncio, its standard event loop or uvloop, also
+under anyio, but not on trio.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
+import asyncio
 import hmac
 import logging
+import ssl
 import time
-from asyncio import CancelledError
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
-from urllib.parse import urlsplit
 
 import anyio
-import anyio.lowlevel
 import attrs
-from pyreqwest.client import Client, ClientBuilder
-from pyreqwest.exceptions import (
-    BuilderError,
-    ConnectError,
-    PyreqwestError,
-    RequestTimeoutError,
-)
-from pyreqwest.response import Response
 
 from . import __version__
 from ._clocks import SystemClock
+from ._http1 import (
+    ConnectFailed,
+    Endpoint,
+    ExchangeFailed,
+    Http1Client,
+    InvalidRequest,
+    Origin,
+    RequestTimeout,
+    Response,
+    endpoint_of,
+)
 from ._model import (
     UTC,
     Delivered,
@@ -69,9 +67,6 @@ _ANSWER_MARGIN_BYTES = 128 * 1024
 # the retry policy's max_interval caps them far lower anyway.
 _MAX_RETRY_AFTER_SECONDS = 1_000_000_000
 _MAX_LOCATION_IN_MESSAGE = 200
-_GENERIC_CAUSES = ("error sending request", "client error (")
-
-_Origin = tuple[str, str, int]
 
 
 def sign(secret: Secrets, timestamp: int, body: bytes) -> str:
@@ -92,7 +87,7 @@ def sign(secret: Secrets, timestamp: int, body: bytes) -> str:
     parts = [f"t={timestamp}"]
     for one in secrets:
         key = one.encode() if isinstance(one, str) else one
-        parts.append(f"v1={hmac.new(key, signed, hashlib.sha256).hexdigest()}")
+        parts.append(f"v1={hmac.digest(key, signed, 'sha256').hex()}")
 
     return ",".join(parts)
 
@@ -100,14 +95,15 @@ def sign(secret: Secrets, timestamp: int, body: bytes) -> str:
 class HttpDispatcher(Dispatcher):
     """Delivers timers by POSTing them to their callback URL.
 
-    Connections are pooled and kept alive per target. Deliveries in flight
-    are bounded in all and per target (scheme, host and port): a delivery
-    waits for a slot of its own target before it takes one of the shared
-    slots, so a slow target holds at most *max_per_host* of them and the
-    others go on. Each attempt, the wait for a slot included, ends within
-    the timer's ``callback.timeout_seconds``. Redirects are not followed: a
-    3xx answer is a failed attempt. Proxies named in the environment
-    (``HTTP_PROXY`` and the like) are not used.
+    Connections are pooled and kept alive per target, and closed after 30 s
+    unused. Deliveries in flight are bounded in all and per target (scheme,
+    host and port): a delivery waits for a slot of its own target before it
+    takes one of the shared slots, so a slow target holds at most
+    *max_per_host* of them and the others go on. Each attempt, the wait for a
+    slot included, ends within the timer's ``callback.timeout_seconds``.
+    Redirects are not followed: a 3xx answer is a failed attempt. Proxies
+    named in the environment (``HTTP_PROXY`` and the like) are not used.
+    Answers are not compressed: no ``Accept-Encoding`` goes out.
 
     :param max_connections: deliveries in flight at once, over all targets.
     :param max_per_host: deliveries in flight at once to one target.
@@ -124,6 +120,10 @@ class HttpDispatcher(Dispatcher):
         by default.
     :param clock: the time that ``next_delay_seconds`` and a ``Retry-After``
         date count from; the system clock by default.
+    :param ssl_context: the TLS settings of https callbacks, for a private
+        certificate authority say; by default those of
+        :func:`ssl.create_default_context`, which verifies certificates and
+        host names against the system's authorities.
     :raises ValueError: if a limit is not positive or a secret is empty.
     """
 
@@ -138,6 +138,7 @@ class HttpDispatcher(Dispatcher):
         url_guard: UrlGuard | None = None,
         user_agent: str | None = None,
         clock: Clock | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if max_connections < 1 or max_per_host < 1:
             raise ValueError("max_connections and max_per_host must be at least 1")
@@ -161,13 +162,14 @@ class HttpDispatcher(Dispatcher):
         self.url_guard = url_guard
         self.user_agent = user_agent or f"timerkernel/{__version__}"
         self.clock = clock or SystemClock()
+        self.ssl_context = ssl_context
         self._signing_secret = signing_secret
-        self._client: Client | None = None
+        self._client: Http1Client | None = None
         self._all_slots = anyio.Semaphore(max_connections)
         # One semaphore per target with deliveries in flight, and how many
         # deliveries use it; it goes when the last one leaves, so that the
         # map does not grow with every target ever called.
-        self._host_slots: dict[_Origin, tuple[anyio.Semaphore, int]] = {}
+        self._host_slots: dict[Origin, tuple[anyio.Semaphore, int]] = {}
 
     async def start(self) -> None:
         """Open the connection pool.
@@ -177,21 +179,15 @@ class HttpDispatcher(Dispatcher):
         if self._client is not None:
             raise RuntimeError("the HttpDispatcher is started already")
 
-        # Answers are small and read with a limit: without compression the
-        # limit holds for what is received, and no Accept-Encoding goes out.
-        # Proxies named in the environment are not used: callbacks go where
-        # their URL says, as the URL guard that approved them assumed.
-        self._client = (
-            ClientBuilder()
-            .no_proxy()
-            .follow_redirects(False)
-            .referer(False)
-            .gzip(False)
-            .brotli(False)
-            .zstd(False)
-            .deflate(False)
-            .pool_max_idle_per_host(self.max_per_host)
-            .build()
+        # The semaphores bound the connections in use; as many idle ones as
+        # could be in use are kept. The client asks for no compression, so
+        # the answer limit holds for what is received, and takes no proxy
+        # from the environment: callbacks go where their URL says, as the
+        # URL guard that approved them assumed.
+        self._client = Http1Client(
+            ssl_context=self.ssl_context,
+            max_idle=self.max_connections,
+            max_idle_per_origin=self.max_per_host,
         )
 
     async def close(self) -> None:
@@ -212,18 +208,20 @@ class HttpDispatcher(Dispatcher):
             raise RuntimeError("HttpDispatcher.start() must be called before deliver()")
 
         callback = timer.callback
-        origin = _origin_of(callback.url)
-        if origin is None:
+        endpoint = endpoint_of(callback.url)
+        if endpoint is None:
             return DeliveryFailed(
                 ErrorKind.connection, f"the callback URL {callback.url!r} is not valid"
             )
 
+        origin = endpoint.origin
         body = self._encode_body(timer, attempt)
         headers = self._headers_for(timer, attempt, body)
 
-        # The client's own total timeout bounds the exchange, so a cancel
-        # scope (a timer on the event loop) is needed only to wait for a slot.
-        deadline = anyio.current_time() + callback.timeout_seconds
+        # The client takes the deadline itself, so a cancel scope (another
+        # timer on the event loop) is needed only to wait for a slot. The
+        # loop's clock is anyio's too, on asyncio.
+        deadline = asyncio.get_running_loop().time() + callback.timeout_seconds
         host_slots = self._enter_host(origin)
         try:
             if not await _acquire_by(host_slots, deadline):
@@ -234,7 +232,9 @@ class HttpDispatcher(Dispatcher):
                     return self._no_slot(timer, origin, shared=True)
 
                 try:
-                    return await self._post(client, timer, headers, body, deadline)
+                    return await self._post(
+                        client, timer, endpoint, headers, body, deadline
+                    )
                 finally:
                     self._all_slots.release()
             finally:
@@ -292,61 +292,47 @@ class HttpDispatcher(Dispatcher):
 
     async def _post(
         self,
-        client: Client,
+        client: Http1Client,
         timer: Timer,
+        endpoint: Endpoint,
         headers: list[tuple[str, str]],
         body: bytes,
         deadline: float,
     ) -> DeliveryResult:
         url = timer.callback.url
-        remaining = timedelta(seconds=max(deadline - anyio.current_time(), 0.001))
         try:
-            request = (
-                client.post(url)
-                .headers(headers)
-                .body_bytes(body)
-                .timeout(remaining)
-                .build_streamed()
+            response = await client.post(
+                endpoint,
+                headers,
+                body,
+                deadline=deadline,
+                max_body=self.max_answer_bytes,
+                read_body=_is_success,
             )
-        except (BuilderError, ValueError) as exc:
-            reason = _describe(exc) if isinstance(exc, PyreqwestError) else str(exc)
+        except InvalidRequest as exc:
             return DeliveryFailed(
-                ErrorKind.connection, f"no request can be made to {url}: {reason}"
+                ErrorKind.connection, f"no request can be made to {url}: {exc}"
             )
-
-        try:
-            async with request as response:
-                status = response.status
-                if not 200 <= status < 300:
-                    return self._status_failure(response)
-
-                answer = await _read_limited(response, self.max_answer_bytes)
-        except RequestTimeoutError:
+        except RequestTimeout:
             return DeliveryFailed(
                 ErrorKind.timeout,
                 f"no complete answer from {url} within "
                 f"{timer.callback.timeout_seconds:g} s",
             )
-        except ConnectError as exc:
+        except ConnectFailed as exc:
             return DeliveryFailed(
-                ErrorKind.connection, f"cannot connect to {url}: {_describe(exc)}"
+                ErrorKind.connection, f"cannot connect to {url}: {exc}"
             )
-        except PyreqwestError as exc:
+        except ExchangeFailed as exc:
             return DeliveryFailed(
-                ErrorKind.connection,
-                f"the exchange with {url} failed: {_describe(exc)}",
+                ErrorKind.connection, f"the exchange with {url} failed: {exc}"
             )
-        except CancelledError:
-            # pyreqwest answers a cancellation with a CancelledError of its own,
-            # which anyio does not take for the one its cancel scope sent, so
-            # the scope would not stop it. Waiting for the cancellation again
-            # raises anyio's own; one that anyio did not send goes on as it is.
-            # pyreqwest itself lets the abandoned request run on in the
-            # background until its timeout, which is why it has one.
-            await anyio.lowlevel.checkpoint_if_cancelled()
-            raise
 
-        now = self.clock.now()
+        status = response.status
+        if not 200 <= status < 300:
+            return self._status_failure(response)
+
+        answer = response.body
         if answer is None:
             logger.info(
                 "answer of timer %s is over %d bytes; taken as a plain delivery",
@@ -356,9 +342,13 @@ class HttpDispatcher(Dispatcher):
             )
             return Delivered(status_code=status)
 
+        if not answer:
+            # Most targets answer with nothing, which needs no parsing.
+            return Delivered(status_code=status)
+
         result = parse_callback_answer(
             answer,
-            now=now,
+            now=self.clock.now(),
             max_payload_bytes=self.max_payload_bytes,
             url_guard=self.url_guard,
         )
@@ -369,14 +359,14 @@ class HttpDispatcher(Dispatcher):
         message = f"HTTP {status} {_reason_phrase(status)}".rstrip()
         if 300 <= status < 400:
             message += "; redirects are not followed"
-            location = response.get_header("location")
+            location = response.header("location")
             if location:
                 message += f" (Location: {location[:_MAX_LOCATION_IN_MESSAGE]})"
 
         retry_after = None
         if status in (HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.SERVICE_UNAVAILABLE):
             retry_after = _retry_after_seconds(
-                response.get_header("retry-after"), self.clock.now()
+                response.header("retry-after"), self.clock.now()
             )
 
         return DeliveryFailed(
@@ -386,9 +376,7 @@ class HttpDispatcher(Dispatcher):
             retry_after_seconds=retry_after,
         )
 
-    def _no_slot(
-        self, timer: Timer, origin: _Origin, *, shared: bool
-    ) -> DeliveryFailed:
+    def _no_slot(self, timer: Timer, origin: Origin, *, shared: bool) -> DeliveryFailed:
         timeout = timer.callback.timeout_seconds
         if shared:
             message = (
@@ -405,7 +393,7 @@ class HttpDispatcher(Dispatcher):
 
     # -- per-target slots --------------------------------------------------
 
-    def _enter_host(self, origin: _Origin) -> anyio.Semaphore:
+    def _enter_host(self, origin: Origin) -> anyio.Semaphore:
         entry = self._host_slots.get(origin)
         if entry is None:
             semaphore, users = anyio.Semaphore(self.max_per_host), 0
@@ -415,7 +403,7 @@ class HttpDispatcher(Dispatcher):
         self._host_slots[origin] = (semaphore, users + 1)
         return semaphore
 
-    def _leave_host(self, origin: _Origin) -> None:
+    def _leave_host(self, origin: Origin) -> None:
         semaphore, users = self._host_slots[origin]
         if users == 1:
             del self._host_slots[origin]
@@ -438,28 +426,10 @@ async def _acquire_by(semaphore: anyio.Semaphore, deadline: float) -> bool:
     return False
 
 
-async def _read_limited(response: Response, limit: int) -> bytes | None:
-    """Return the body of *response*, or ``None`` if it is over *limit* bytes."""
-    declared = response.get_header("content-length")
-    if declared is not None and declared.isascii() and declared.isdigit():
-        length = int(declared)
-        if length > limit:
-            return None
-
-        # Most targets answer with nothing; that needs no read.
-        return (await response.bytes()).to_bytes() if length else b""
-
-    chunks: list[bytes] = []
-    size = 0
-    reader = response.body_reader
-    while (chunk := await reader.read_chunk()) is not None:
-        size += len(chunk)
-        if size > limit:
-            return None
-
-        chunks.append(chunk.to_bytes())
-
-    return b"".join(chunks)
+def _is_success(status: int) -> bool:
+    # Only a 2xx answer's body means anything; other answers are judged by
+    # their status and headers.
+    return 200 <= status < 300
 
 
 def _retry_after_seconds(value: str | None, now: datetime) -> float | None:
@@ -492,22 +462,7 @@ def _check_secrets(secrets: Secrets) -> None:
         raise ValueError("a signing secret must be a non-empty str or bytes")
 
 
-@functools.lru_cache(maxsize=4096)
-def _origin_of(url: str) -> _Origin | None:
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return None
-
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-
-    default_port = 443 if parts.scheme == "https" else 80
-    return (parts.scheme, parts.hostname, port or default_port)
-
-
-def _origin_text(origin: _Origin) -> str:
+def _origin_text(origin: Origin) -> str:
     scheme, host, port = origin
     if ":" in host:
         host = f"[{host}]"
@@ -520,18 +475,3 @@ def _reason_phrase(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return ""
-
-
-def _describe(exc: PyreqwestError) -> str:
-    """Say what went wrong, from the causes that the client reports."""
-    details = getattr(exc, "details", None)
-    causes = details.get("causes") if isinstance(details, dict) else None
-    # The first causes only restate that a request failed.
-    messages = [
-        text
-        for cause in causes or ()
-        if isinstance(cause, dict)
-        and isinstance(text := cause.get("message"), str)
-        and not text.startswith(_GENERIC_CAUSES)
-    ]
-    return ": ".join(messages) or exc.message
