@@ -41,8 +41,29 @@ def parse_time(text: str) -> datetime:
 
 def format_time(moment: datetime) -> str:
     """Format *moment* as UTC RFC 3339 with milliseconds and ``Z``."""
-    if moment.tzinfo is not UTC:
-        moment = moment.astimezone(UTC)
+    text = _formatted.get(moment)
+    if text is None:
+        utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+        text = "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031 - fastest
+            utc.year,
+            utc.month,
+            utc.day,
+            utc.hour,
+            utc.minute,
+            utc.second,
+            utc.microsecond // 1000,
+        )
+        if len(_formatted) >= _FORMATTED_KEPT:
+            _formatted.clear()
 
-    # isoformat truncates to the millisecond and ends in "+00:00" for UTC.
-    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"
+        _formatted[moment] = text
+
+    return text
+
+
+# A timer's answer formats four times, and a batch's timers share most of
+# them (created and updated at one instant, often one fire time): formatted
+# once, looked up after. Equal datetimes are the same instant, so the key
+# may be in any zone.
+_formatted: dict[datetime, str] = {}
+_FORMATTED_KEPT = 4096

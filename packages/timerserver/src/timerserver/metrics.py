@@ -106,12 +106,17 @@ class Metrics:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
 
+# Routes, methods and statuses are few; the bound only guards the cache.
+_MAX_CACHED_COUNTERS = 1024
+
+
 class RequestMetricsMiddleware:
     """Counts HTTP requests by route template, method and status."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        self._counters: dict[tuple[str, str, int], Counter] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -130,9 +135,18 @@ class RequestMetricsMiddleware:
         try:
             await self.app(scope, receive, send_and_note)
         finally:
-            self.metrics.http_requests.labels(
-                route=_route_name(scope), method=scope["method"], status=str(status)
-            ).inc()
+            labels = (_route_name(scope), scope["method"], status)
+            counter = self._counters.get(labels)
+            if counter is None:
+                # Looking the child up by labels costs more than the
+                # request's own work on the fastest routes; keep each.
+                counter = self.metrics.http_requests.labels(
+                    route=labels[0], method=labels[1], status=str(status)
+                )
+                if len(self._counters) < _MAX_CACHED_COUNTERS:
+                    self._counters[labels] = counter
+
+            counter.inc()
 
 
 def _route_name(scope: Scope) -> str:
