@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -28,6 +30,7 @@ from timerkernel import (
     parse_timer_patch,
     parse_timer_spec,
 )
+from timerkernel._parsing import encode_json, plain_json
 
 LIMIT = 1024
 URL = "https://target.example/hook"
@@ -811,3 +814,62 @@ class TestTimes:
         moment = datetime(2030, 6, 15, 12, 30, 45, 678000, tzinfo=UTC)
 
         assert parse_time(format_time(moment)) == moment
+
+
+_JSON_VALUES: list[Any] = [
+    None,
+    True,
+    0,
+    -7,
+    2**63 - 1,
+    2**70,
+    0.1,
+    100.0,
+    1e16,
+    1e-7,
+    2.5e-05,
+    "plain",
+    "with.dot",
+    "é and ☃",
+    "\x7f",
+    "\x1f\b\n",
+    'quote " and \\ backslash',
+    "3e5",
+    [],
+    {},
+    {"b": 1, "a": [1, "x", {"d": None, "c": False}]},
+    {"order": "s1", "amount": 42},
+    {"é": 1, "e": 2},
+    {"n": None},
+]
+
+
+class TestPlainJson:
+    """The orjson shortcut must give the standard library's bytes or nothing."""
+
+    @pytest.mark.parametrize("value", _JSON_VALUES, ids=repr)
+    def test_compact_encoding_is_the_standard_librarys(self, value: Any) -> None:
+        expected = json.dumps(
+            value, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+
+        assert encode_json(value) == expected
+        plain = plain_json(value)
+        assert plain is None or plain.decode() == expected
+
+    @pytest.mark.parametrize("value", _JSON_VALUES, ids=repr)
+    def test_sorted_encoding_is_the_digests_canonical_form(self, value: Any) -> None:
+        expected = json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+        plain = plain_json(value, sort_keys=True)
+        assert plain is None or plain.decode() == expected
+
+    @pytest.mark.parametrize("value", [math.nan, math.inf, [1, -math.inf]], ids=repr)
+    def test_non_finite_numbers_are_refused_as_before(self, value: Any) -> None:
+        assert plain_json(value) is None
+        with pytest.raises(ValueError, match="not JSON compliant"):
+            encode_json(value)
+
+    def test_plain_values_take_the_shortcut(self) -> None:
+        assert plain_json({"order": "s1", "amount": 42}) is not None
+        assert plain_json({"price": 1.5}) is None

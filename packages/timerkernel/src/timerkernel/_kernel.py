@@ -46,6 +46,7 @@ from ._parsing import (
     check_timer_id,
     encode_json,
     fire_time_from_delay,
+    plain_json,
 )
 from ._sharding import shard_of
 from .abc import Clock, Store
@@ -147,7 +148,14 @@ def definition_digest(spec: TimerSpec) -> str:
 def _canonical(value: Any) -> str:
     # The canonical JSON of a list is its items' canonical JSON joined by
     # commas, so the parts can be encoded (and cached) one by one.
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    plain = plain_json(value, sort_keys=True)
+    if plain is not None:
+        return plain.decode()
+
+    return _encode_canonical(value)
+
+
+_encode_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
 
 
 @functools.lru_cache(maxsize=1024)

@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -87,7 +88,53 @@ UrlGuard = Callable[[str], "str | None"]
 
 def encode_json(value: Any) -> str:
     """Serialize *value* compactly, as the kernel measures and stores it."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    plain = plain_json(value)
+    if plain is not None:
+        return plain.decode()
+
+    return _encode_compact(value)
+
+
+_encode_compact = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, allow_nan=False
+).encode
+
+# orjson is optional: the kernel depends on nothing compiled, and without
+# it every encoding takes the standard library's path.
+_orjson: ModuleType | None
+try:
+    import orjson as _orjson_module
+except ImportError:  # pragma: no cover - the server always has it
+    _orjson = None
+else:
+    _orjson = _orjson_module
+
+# Where orjson's output may differ from the standard library's: bytes
+# outside printable ASCII (which the standard library may escape), any
+# escape, numbers with a fraction or an exponent (formatted differently for
+# some values), and null (which orjson also writes for NaN and infinities,
+# where the standard library refuses them).
+_NOT_PLAIN = re.compile(rb"[^\x20-\x7e]|[\\.]|[0-9][eE]|null")
+
+
+def plain_json(value: Any, *, sort_keys: bool = False) -> bytes | None:
+    """Return *value* as compact JSON, if orjson writes it as json would.
+
+    That is: printable ASCII without escapes, and no number other than an
+    integer, where the two agree byte for byte (with ``sort_keys``, also on
+    the order of keys). Otherwise, or without orjson, return None: the
+    caller encodes with the standard library. The cheap path matters on
+    every create, where a payload is measured and digested.
+    """
+    if _orjson is None:
+        return None
+
+    try:
+        text = _orjson.dumps(value, option=_orjson.OPT_SORT_KEYS if sort_keys else 0)
+    except TypeError:
+        return None
+
+    return None if _NOT_PLAIN.search(text) else text
 
 
 def check_namespace(namespace: str) -> None:
