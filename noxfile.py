@@ -31,6 +31,16 @@ TEST_REQUIREMENTS = [
 ]
 TOOLS = ["ruff==0.17.6", "mypy==2.4.1"]
 SOURCES = ["packages", "bench", "docs", "noxfile.py"]
+# The load generator, the plot, the profiler and the peers measured beside
+# the service (APScheduler 3, not 4: the release its users run).
+BENCH_REQUIREMENTS = [
+    "aiohttp>=3.10",
+    "matplotlib>=3.8",
+    "py-spy>=0.3.14",
+    "apscheduler>=3.10,<4",
+    "procrastinate>=3.10,<4",
+    "psycopg[binary,pool]>=3.2",
+]
 SERVER_TESTS = "packages/timerserver/tests"
 TEST_FOLDERS = [
     "packages/timerkernel/tests",
@@ -110,5 +120,5 @@ def serve(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Run the benchmark and write docs/performance.md; see bench/README.md."""
-    install_packages(session, "aiohttp>=3.10")
+    install_packages(session, *BENCH_REQUIREMENTS)
     session.run("python", "bench/run.py", *session.posargs)

@@ -8,7 +8,9 @@ timer's ``id`` and ``fire_at``.
     python bench/receiver.py PORT OUTPUT.json
 
 It writes OUTPUT.json (a list of ``[received_unix, id, fire_at, attempt]``)
-when it gets SIGTERM or SIGINT, then exits.
+when it gets SIGTERM or SIGINT, then exits. While it runs, ``GET
+/arrivals?prefix=P`` answers how many callbacks of timers whose id starts
+with P arrived, and when the first and the last did.
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ async def _serve_connection(
                     length = int(line[15:])
 
             body = await reader.readexactly(length) if length else b""
+            if head.startswith(b"GET /arrivals?prefix="):
+                prefix = head.split(b" ", 2)[1].split(b"=", 1)[1].decode()
+                writer.write(_arrivals(seen, prefix))
+                continue
+
             try:
                 callback = json.loads(body)
                 seen.append(
@@ -49,6 +56,26 @@ async def _serve_connection(
         pass
     finally:
         writer.close()
+
+
+def _arrivals(seen: list[list[object]], prefix: str) -> bytes:
+    times = [
+        float(received)  # type: ignore[arg-type]
+        for received, timer_id, *_ in seen
+        if isinstance(timer_id, str) and timer_id.startswith(prefix)
+    ]
+    body = json.dumps(
+        {
+            "count": len(times),
+            "first": min(times, default=None),
+            "last": max(times, default=None),
+        }
+    ).encode()
+    return (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
 
 
 async def main(port: int, output: str) -> None:

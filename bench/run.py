@@ -1,23 +1,39 @@
-"""The benchmark: creation and delivery rates and lateness on this machine.
+"""The benchmark: the service against its building blocks and its peers.
 
-    ./dev nox -s bench -- [--runs 3] [--shapes sqlite,postgres-1,...] [--size full]
+    ./dev nox -s bench -- [--runs 3] [--size full|medium|quick]
+                          [--shapes sqlite,postgres-1,...] [--no-peers]
+                          [--no-ceilings] [--growth 100000,1000000,10000000]
 
 Each run starts everything itself on 127.0.0.1: a webhook receiver
 (``bench/receiver.py``) in a separate process, and the service in one of
 these shapes: ``sqlite``, one ``timerserver serve`` on a fresh SQLite file;
 ``postgres-N``, a throwaway PostgreSQL node, one ``serve --no-runner`` and N
-``timerserver runner`` processes. It measures:
+``timerserver runner`` processes. For each it measures:
 
 1. single creates: 64 concurrent keep-alive clients, one timer per request;
 2. batch creates: ``:batchCreate`` with 1,000 timers per request;
-3. delivery burst: timers all due at one instant, delivered as fast as the
-   server can; the rate is deliveries per second from first to last;
-4. lateness at a fixed rate: timers due at 1,000 per second for a while;
-   lateness is the receiver's arrival time minus ``fire_at`` (so it includes
-   the HTTP round trip, an upper bound of the contract's delivery start).
+3. sustained delivery: timers due evenly over one second, far more than a
+   second's work, delivered as fast as the service can; the rate is
+   deliveries per second from the first arrival at the receiver to the last;
+4. lateness at fixed offered rates, timers due evenly over a window: 1,000
+   per second, and 50% and 90% of the rate step 3 measured. Lateness is the
+   receiver's arrival time minus ``fire_at``, so it includes the HTTP round
+   trip: an upper bound of the contract's delivery start;
+5. a kill: timers due over a window at 50% of that rate; halfway the
+   process that delivers (``serve`` for sqlite, the first runner for
+   postgres) gets SIGKILL and is started again; timers never received are
+   lost, receptions past the first are duplicates.
+
+In the same runs, interleaved, it measures the building-block ceilings
+(``bench/ceilings.py``: a bare Starlette echo on the same server stack, bare
+inserts into the same schema) and the peers (``bench/peers.py``: APScheduler
+3 on SQLite, procrastinate on PostgreSQL). ``--growth`` then measures claim
+cost and runner memory with many timers stored (``bench/growth.py``). In
+the first run, py-spy samples the service during batch creates and during
+sustained delivery; the profiles go to ``bench/results/profiles/``.
 
 Medians over the runs, with min and max, go to ``bench/results/latest.json``
-and to the table in ``docs/performance.md``.
+and, with a plot, to ``docs/performance.md`` (``bench/report.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +43,7 @@ import asyncio
 import json
 import os
 import platform
+import shutil
 import signal
 import socket
 import statistics
@@ -34,6 +51,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,7 +61,12 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
+PROFILES = RESULTS / "profiles"
 CONCURRENCY = 64
+BATCH_CONCURRENCY = 4
+# Seconds a delivering process gets to start again after the kill; the
+# runner's leases (6 s) must also expire before another process may fire.
+RESTART_GRACE = 60
 
 
 def free_port() -> int:
@@ -84,14 +107,17 @@ class Services:
         self.received_file = folder / "received.json"
         self.base = f"http://127.0.0.1:{self.api_port}"
         self.hook = f"http://127.0.0.1:{self.receiver_port}/hook"
-        self.processes: list[subprocess.Popen[bytes]] = []
         self.receiver: subprocess.Popen[bytes] | None = None
         self.postgres: Any = None
+        self.storage = ""
+        # The API process, then the runners; for sqlite, one process is both.
+        self.api: subprocess.Popen[bytes] | None = None
+        self.runners: list[subprocess.Popen[bytes]] = []
 
-    def _timerserver(self, *arguments: str) -> None:
+    def _timerserver(self, *arguments: str) -> subprocess.Popen[bytes]:
         env = {**os.environ, "TIMERSERVER_LOG_LEVEL": "warning"}
         command = [sys.executable, "-m", "timerserver", *arguments]
-        self.processes.append(subprocess.Popen(command, env=env))
+        return subprocess.Popen(command, env=env)
 
     def start(self) -> None:
         self.receiver = subprocess.Popen(
@@ -106,30 +132,51 @@ class Services:
         assert self.receiver.stdout is not None
         self.receiver.stdout.readline()
 
-        serve = ["serve", "--port", str(self.api_port)]
         if self.shape == "sqlite":
-            self._timerserver(
-                *serve, "--storage", f"sqlite:///{self.folder / 'timers.db'}"
-            )
+            self.storage = f"sqlite:///{self.folder / 'timers.db'}"
+            self.api = self._serve()
+            self.runners = [self.api]
             return
 
         from timerbackends.testing.postgres import PostgresServer
 
-        runners = int(self.shape.removeprefix("postgres-"))
+        count = int(self.shape.removeprefix("postgres-"))
         self.postgres = PostgresServer(self.folder / "postgres")
         self.postgres.start()
-        url = self.postgres.url
+        self.storage = self.postgres.url
         subprocess.run(
-            [sys.executable, "-m", "timerserver", "migrate", "--storage", url],
+            [sys.executable, "-m", "timerserver", "migrate", "--storage", self.storage],
             check=True,
             capture_output=True,
         )
-        self._timerserver(*serve, "--storage", url, "--no-runner")
-        for _ in range(runners):
-            self._timerserver("runner", "--storage", url)
+        self.api = self._serve("--no-runner")
+        self.runners = [self._runner() for _ in range(count)]
+
+    def _serve(self, *extra: str) -> subprocess.Popen[bytes]:
+        return self._timerserver(
+            "serve", "--port", str(self.api_port), "--storage", self.storage, *extra
+        )
+
+    def _runner(self) -> subprocess.Popen[bytes]:
+        return self._timerserver("runner", "--storage", self.storage)
+
+    @property
+    def delivering(self) -> subprocess.Popen[bytes]:
+        """The process the kill step kills: the first that delivers."""
+        return self.runners[0]
+
+    def kill_and_restart_delivering(self) -> None:
+        victim = self.delivering
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=30)
+        replacement = self._serve() if victim is self.api else self._runner()
+        if victim is self.api:
+            self.api = replacement
+
+        self.runners[0] = replacement
 
     def stop(self) -> list[list[Any]]:
-        for process in [*self.processes, self.receiver]:
+        for process in [self.api, *self.runners, self.receiver]:
             if process is not None and process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 process.wait(timeout=60)
@@ -206,7 +253,7 @@ async def create_batches(
     services: Services,
     namespace: str,
     bodies: list[dict[str, Any]],
-    concurrency: int = 4,
+    concurrency: int = BATCH_CONCURRENCY,
 ) -> float:
     url = f"{services.base}/api/v1/namespaces/{namespace}/timers:batchCreate"
     batches = [bodies[start : start + 1000] for start in range(0, len(bodies), 1000)]
@@ -224,6 +271,8 @@ async def create_batches(
                 except aiohttp.ClientConnectionError:
                     if attempt == 2:
                         raise
+
+                    await asyncio.sleep(1)
 
             if status != 200 or any(
                 item["status"] not in (200, 201) for item in results
@@ -244,10 +293,15 @@ async def wait_delivered(
 ) -> None:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
-        async with session.get(f"{services.base}/api/v1/namespaces") as answer:
-            for entry in (await answer.json())["namespaces"]:
-                if entry["name"] == namespace and entry["counts"]["succeeded"] >= count:
-                    return
+        try:
+            async with session.get(f"{services.base}/api/v1/namespaces") as answer:
+                for entry in (await answer.json())["namespaces"]:
+                    counts = entry["counts"]
+                    if entry["name"] == namespace and counts["succeeded"] >= count:
+                        return
+        except aiohttp.ClientError:
+            # The API process is being restarted by the kill step.
+            pass
 
         await asyncio.sleep(0.25)
 
@@ -256,18 +310,17 @@ async def wait_delivered(
     )
 
 
-def lateness_summary(received: list[list[Any]], prefix: str) -> dict[str, float]:
-    late = [
-        (arrived - parse_iso(fire_at)) * 1000
+def lateness_summary(received: list[list[Any]], prefix: str) -> dict[str, Any]:
+    """Lateness and rate of the first attempts of the timers named *prefix*."""
+    mine = [
+        (arrived, timer_id, fire_at)
         for arrived, timer_id, fire_at, attempt in received
         if isinstance(timer_id, str) and timer_id.startswith(prefix) and attempt == 1
     ]
-    arrivals = [
-        arrived
-        for arrived, timer_id, *_ in received
-        if str(timer_id).startswith(prefix)
-    ]
-    span = max(arrivals) - min(arrivals) if len(arrivals) > 1 else float("nan")
+    late = [(arrived - parse_iso(fire_at)) * 1000 for arrived, _, fire_at in mine]
+    arrivals = sorted(arrived for arrived, _, _ in mine)
+    span = arrivals[-1] - arrivals[0] if len(arrivals) > 1 else float("nan")
+    due = [parse_iso(fire_at) for _, _, fire_at in mine]
     return {
         "count": len(late),
         "rate_per_s": len(arrivals) / span if span else float("nan"),
@@ -275,137 +328,281 @@ def lateness_summary(received: list[list[Any]], prefix: str) -> dict[str, float]
         "p99_ms": percentile(late, 0.99),
         "p999_ms": percentile(late, 0.999),
         "max_ms": max(late),
-        "min_ms": min(late),
+        # For the plot: seconds from the first due time, and lateness.
+        "series": sorted(
+            (round(arrived - min(due), 4), round(lateness, 2))
+            for (arrived, _, _), lateness in zip(mine, late, strict=True)
+        ),
     }
 
 
-async def one_run(shape: str, sizes: dict[str, int]) -> dict[str, Any]:
+def loss_summary(received: list[list[Any]], prefix: str, count: int) -> dict[str, int]:
+    """Timers named *prefix* never received, and receptions past the first."""
+    seen = Counter(
+        timer_id
+        for _, timer_id, _, _ in received
+        if isinstance(timer_id, str) and timer_id.startswith(prefix)
+    )
+    return {
+        "lost": count - len(seen),
+        "duplicates": sum(times - 1 for times in seen.values()),
+    }
+
+
+def due_evenly(
+    prefix: str, count: int, start: datetime, seconds: float, hook: str
+) -> list[dict[str, Any]]:
+    step = seconds / count
+    return [
+        timer_body(f"{prefix}{i}", start + timedelta(seconds=i * step), hook)
+        for i in range(count)
+    ]
+
+
+class Profiler:
+    """py-spy sampling one process for a step, written to PROFILES."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and shutil.which("py-spy") is not None
+        self.process: subprocess.Popen[bytes] | None = None
+        self.output: Path | None = None
+
+    def start(self, pid: int, name: str) -> None:
+        if not self.enabled:
+            return
+
+        PROFILES.mkdir(parents=True, exist_ok=True)
+        self.output = PROFILES / f"{name}.txt"
+        self.process = subprocess.Popen(
+            [
+                "py-spy",
+                "record",
+                "--nonblocking",
+                "--rate",
+                "200",
+                "--format",
+                "raw",
+                "--output",
+                str(self.output),
+                "--pid",
+                str(pid),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+        self.process = None
+
+
+async def one_run(
+    shape: str, sizes: dict[str, int], *, profile: bool
+) -> dict[str, Any]:
+    profiler = Profiler(profile)
     with tempfile.TemporaryDirectory() as folder:
         services = Services(Path(folder), shape)
         services.start()
         try:
             connector = aiohttp.TCPConnector(limit=CONCURRENCY)
             async with aiohttp.ClientSession(connector=connector) as session:
-                await wait_ready(session, services.base)
-                result: dict[str, Any] = {}
-
-                result["create_single_per_s"] = await measure_single_creates(
-                    session, services, sizes["single"]
-                )
-
-                far = datetime.now(UTC) + timedelta(days=1)
-                bodies = [
-                    timer_body(f"b{i}", far, services.hook)
-                    for i in range(sizes["batch"])
-                ]
-                result["create_batch_per_s"] = await create_batches(
-                    session, services, "batch", bodies
-                )
-
-                # All due at one instant, far enough ahead that creating them is done.
-                burst_at = datetime.now(UTC) + timedelta(
-                    seconds=4 + sizes["burst"] / 20_000
-                )
-                bodies = [
-                    timer_body(f"burst{i}", burst_at, services.hook)
-                    for i in range(sizes["burst"])
-                ]
-                await create_batches(session, services, "burst", bodies)
-                await wait_delivered(session, services, "burst", sizes["burst"], 300)
-
-                # A steady 1,000 per second for the configured number of seconds.
-                start = datetime.now(UTC) + timedelta(seconds=4)
-                steady = sizes["steady_seconds"] * 1000
-                bodies = [
-                    timer_body(
-                        f"rate{i}", start + timedelta(milliseconds=i), services.hook
-                    )
-                    for i in range(steady)
-                ]
-                await create_batches(session, services, "rate", bodies)
-                await wait_delivered(
-                    session, services, "rate", steady, 120 + sizes["steady_seconds"]
-                )
+                result = await _steps(session, services, sizes, profiler)
         finally:
+            profiler.stop()
             received = services.stop()
 
-    result["burst"] = lateness_summary(received, "burst")
-    result["rate_1000"] = lateness_summary(received, "rate")
+    result["sustained"] = lateness_summary(received, "sus")
+    capacity = result["sustained"]["rate_per_s"]
+    for step in ("rate_1000", "rate_50pct", "rate_90pct"):
+        result[step] = lateness_summary(received, step.replace("_", "") + "-")
+        result[step]["offered_per_s"] = result.pop(f"{step}_offered")
+
+    result["kill"] = loss_summary(received, "kill", result.pop("kill_count"))
+    result["kill"]["offered_per_s"] = round(capacity * 0.5)
     return result
 
 
+async def _steps(
+    session: aiohttp.ClientSession,
+    services: Services,
+    sizes: dict[str, int],
+    profiler: Profiler,
+) -> dict[str, Any]:
+    await wait_ready(session, services.base)
+    result: dict[str, Any] = {}
+    result["create_single_per_s"] = await measure_single_creates(
+        session, services, sizes["single"]
+    )
+
+    far = datetime.now(UTC) + timedelta(days=1)
+    bodies = [timer_body(f"b{i}", far, services.hook) for i in range(sizes["batch"])]
+    assert services.api is not None
+    profiler.start(services.api.pid, f"{services.shape}-batch-create")
+    result["create_batch_per_s"] = await create_batches(
+        session, services, "batch", bodies
+    )
+    profiler.stop()
+
+    # Sustained delivery: due evenly over one second, far enough ahead that
+    # creating them is done.
+    count = sizes["sustained"]
+    start = datetime.now(UTC) + timedelta(seconds=4 + count / 10_000)
+    await create_batches(
+        session,
+        services,
+        "sustained",
+        due_evenly("sus", count, start, 1, services.hook),
+    )
+    await asyncio.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds() - 0.5))
+    profiler.start(services.delivering.pid, f"{services.shape}-delivery")
+    await wait_delivered(session, services, "sustained", count, 300)
+    profiler.stop()
+    capacity = await _capacity(session, services)
+
+    seconds = sizes["steady_seconds"]
+    for step, rate in (
+        ("rate_1000", 1000.0),
+        ("rate_50pct", capacity * 0.5),
+        ("rate_90pct", capacity * 0.9),
+    ):
+        prefix = step.replace("_", "") + "-"
+        total = max(1, round(rate * seconds))
+        # Ahead by the time the creates take at the measured batch rate.
+        ahead = 3 + total / max(result["create_batch_per_s"], 1000)
+        start = datetime.now(UTC) + timedelta(seconds=ahead)
+        await create_batches(
+            session,
+            services,
+            step,
+            due_evenly(prefix, total, start, total / rate, services.hook),
+        )
+        await wait_delivered(session, services, step, total, 120 + seconds * 3)
+        result[f"{step}_offered"] = round(rate)
+
+    result["kill_count"] = await _kill_step(session, services, sizes, capacity)
+    return result
+
+
+async def _capacity(session: aiohttp.ClientSession, services: Services) -> float:
+    """The sustained step's delivery rate, first arrival to last."""
+    url = f"http://127.0.0.1:{services.receiver_port}/arrivals?prefix=sus"
+    async with session.get(url) as answer:
+        arrivals = await answer.json()
+
+    span = arrivals["last"] - arrivals["first"]
+    return float((arrivals["count"] - 1) / span) if span > 0 else 1000.0
+
+
+async def _kill_step(
+    session: aiohttp.ClientSession,
+    services: Services,
+    sizes: dict[str, int],
+    capacity: float,
+) -> int:
+    seconds = sizes["kill_seconds"]
+    rate = max(capacity * 0.5, 100.0)
+    total = round(rate * seconds)
+    start = datetime.now(UTC) + timedelta(seconds=3 + total / 5000)
+    await create_batches(
+        session,
+        services,
+        "kill",
+        due_evenly("kill", total, start, seconds, services.hook),
+    )
+    await asyncio.sleep(
+        max(0.0, (start - datetime.now(UTC)).total_seconds() + seconds / 2)
+    )
+    services.kill_and_restart_delivering()
+    await wait_delivered(session, services, "kill", total, RESTART_GRACE + seconds * 3)
+    return total
+
+
+#: The figures of a run, by key in the summary: where each is in a run.
+FIGURES: dict[str, tuple[str, ...]] = {
+    "create_single_per_s": ("create_single_per_s",),
+    "create_batch_per_s": ("create_batch_per_s",),
+    "delivery_sustained_per_s": ("sustained", "rate_per_s"),
+    "sustained_p99_ms": ("sustained", "p99_ms"),
+    **{
+        f"{step}_{figure}": (step, figure)
+        for step in ("rate_1000", "rate_50pct", "rate_90pct")
+        for figure in ("offered_per_s", "p50_ms", "p99_ms", "p999_ms", "max_ms")
+    },
+    "kill_offered_per_s": ("kill", "offered_per_s"),
+    "kill_lost": ("kill", "lost"),
+    "kill_duplicates": ("kill", "duplicates"),
+}
+
+#: A peer's figure for each summary key, where its name differs.
+PEER_NAMES = {
+    "delivery_sustained_per_s": "delivery_burst_per_s",
+    "sustained_p99_ms": "burst_lateness_p99_ms",
+    "kill_lost": "lost",
+    "kill_duplicates": "duplicates",
+}
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    def spread(values: list[float]) -> dict[str, float]:
-        return {
-            "median": statistics.median(values),
-            "min": min(values),
-            "max": max(values),
-        }
+    def dig(run: dict[str, Any], path: tuple[str, ...]) -> float:
+        value: Any = run
+        for key in path:
+            value = value[key]
+
+        return float(value)
 
     return {
-        "create_single_per_s": spread([run["create_single_per_s"] for run in runs]),
-        "create_batch_per_s": spread([run["create_batch_per_s"] for run in runs]),
-        "delivery_burst_per_s": spread([run["burst"]["rate_per_s"] for run in runs]),
-        "burst_lateness_p99_ms": spread([run["burst"]["p99_ms"] for run in runs]),
-        "rate_1000_p50_ms": spread([run["rate_1000"]["p50_ms"] for run in runs]),
-        "rate_1000_p99_ms": spread([run["rate_1000"]["p99_ms"] for run in runs]),
-        "rate_1000_max_ms": spread([run["rate_1000"]["max_ms"] for run in runs]),
+        key: spread([dig(run, path) for run in runs]) for key, path in FIGURES.items()
     }
 
 
-_ROWS = [
-    ("Single creates, 64 concurrent clients", "create_single_per_s", "timers/s"),
-    ("Batch creates, 1,000 per request", "create_batch_per_s", "timers/s"),
-    ("Delivery burst, all due at once", "delivery_burst_per_s", "deliveries/s"),
-    ("Lateness p99 in that burst", "burst_lateness_p99_ms", "ms"),
-    ("Lateness p50 at 1,000/s", "rate_1000_p50_ms", "ms"),
-    ("Lateness p99 at 1,000/s", "rate_1000_p99_ms", "ms"),
-    ("Lateness max at 1,000/s", "rate_1000_max_ms", "ms"),
-]
+def summarise_peer(runs: list[dict[str, float]]) -> dict[str, Any]:
+    summary = {}
+    for key in FIGURES:
+        name = PEER_NAMES.get(key, key)
+        values = [run[name] for run in runs if name in run]
+        if values:
+            summary[key] = spread(values)
 
-
-def write_markdown(summaries: dict[str, Any], meta: dict[str, Any]) -> None:
-    shapes = list(summaries)
-
-    def cell(figures: dict[str, float]) -> str:
-        return f"{figures['median']:,.0f} ({figures['min']:,.0f}–{figures['max']:,.0f})"
-
-    header = "| measure | unit | " + " | ".join(shapes) + " |"
-    rule = "| --- | --- |" + " ---: |" * len(shapes)
-    rows = [
-        f"| {label} | {unit} | "
-        + " | ".join(cell(summaries[shape][key]) for shape in shapes)
-        + " |"
-        for label, key, unit in _ROWS
-    ]
-    text = (ROOT / "docs" / "performance.md").read_text()
-    start = text.index("<!-- bench:start -->")
-    end = text.index("<!-- bench:end -->")
-    sizes = meta["sizes"]
-    block = (
-        "<!-- bench:start -->\n"
-        f"Measured {meta['date']} on {meta['machine']}: median of {meta['runs']} "
-        "runs, min–max in brackets. Columns: `sqlite` is one `serve` on SQLite; "
-        "`postgres-N` is one API process and N runner processes on PostgreSQL, "
-        "all on the same two cores. "
-        f"Sizes: {sizes['single']:,} single creates, {sizes['batch']:,} batch "
-        f"creates, a burst of {sizes['burst']:,}, {sizes['steady_seconds']} s at "
-        "1,000/s.\n\n" + "\n".join([header, rule, *rows]) + "\n"
-    )
-    (ROOT / "docs" / "performance.md").write_text(text[:start] + block + text[end:])
+    return summary
 
 
 SHAPES = ["sqlite", "postgres-1", "postgres-2", "postgres-4"]
 SIZES = {
-    "full": {"single": 20_000, "batch": 100_000, "burst": 20_000, "steady_seconds": 15},
+    "full": {
+        "single": 20_000,
+        "batch": 100_000,
+        "sustained": 30_000,
+        "steady_seconds": 15,
+        "kill_seconds": 20,
+    },
     "medium": {
         "single": 10_000,
         "batch": 50_000,
-        "burst": 10_000,
+        "sustained": 15_000,
         "steady_seconds": 10,
+        "kill_seconds": 10,
     },
-    "quick": {"single": 2_000, "batch": 5_000, "burst": 2_000, "steady_seconds": 3},
+    "quick": {
+        "single": 2_000,
+        "batch": 5_000,
+        "sustained": 3_000,
+        "steady_seconds": 3,
+        "kill_seconds": 4,
+    },
 }
+GROWTH_SIZES = "100000,1000000,10000000"
 
 
 def main() -> None:
@@ -422,34 +619,132 @@ def main() -> None:
         default="full",
         help="workload size: full (the published table), medium, or quick to try",
     )
+    parser.add_argument("--no-peers", dest="peers", action="store_false")
+    parser.add_argument("--no-ceilings", dest="ceilings", action="store_false")
+    parser.add_argument("--no-profiles", dest="profiles", action="store_false")
+    parser.add_argument(
+        "--growth",
+        default=GROWTH_SIZES,
+        help="stored-timer counts for bench/growth.py, 'saved' for its last "
+        f"results, or 'none' (default {GROWTH_SIZES})",
+    )
     arguments = parser.parse_args()
     shapes = arguments.shapes.split(",")
     sizes = SIZES[arguments.size]
 
-    # Runs of the shapes are interleaved, so that a slow spell of this shared
-    # machine touches every shape alike.
+    # The peers, the ceilings and the growth step import the service's
+    # packages; imported here, so that --help works without them.
+    import ceilings
+    import peers
+    import report
+
+    # Runs of the shapes, the ceilings and the peers are interleaved, so that
+    # a slow spell of this shared machine touches every one alike.
     runs: dict[str, list[dict[str, Any]]] = {shape: [] for shape in shapes}
+    peer_runs: dict[str, list[dict[str, float]]] = {
+        name: [] for name in (peers.PEERS if arguments.peers else ())
+    }
+    ceiling_runs: list[dict[str, Any]] = []
     for number in range(arguments.runs):
+        label = f"run {number + 1} of {arguments.runs}"
         for shape in shapes:
-            print(f"run {number + 1} of {arguments.runs}: {shape}", flush=True)
-            runs[shape].append(asyncio.run(one_run(shape, sizes)))
-            print(json.dumps(runs[shape][-1], indent=2), flush=True)
+            print(f"{label}: {shape}", flush=True)
+            result = asyncio.run(
+                one_run(shape, sizes, profile=arguments.profiles and number == 0)
+            )
+            runs[shape].append(result)
+            print(json.dumps(_without_series(result), indent=2), flush=True)
+
+        if arguments.ceilings:
+            print(f"{label}: ceilings", flush=True)
+            ceiling_runs.append(ceilings.run_ceilings(1, arguments.size, write=False))
+
+        for name in peer_runs:
+            print(f"{label}: {name}", flush=True)
+            with tempfile.TemporaryDirectory(prefix=f"peer-{name}-") as folder:
+                peer_runs[name].append(
+                    peers.run_peer(name, arguments.size, Path(folder))
+                )
+
+            print(json.dumps(peer_runs[name][-1], indent=2), flush=True)
+
+    growth = None
+    saved_growth = RESULTS / "growth.json"
+    if arguments.growth == "saved" and saved_growth.exists():
+        # The growth step alone takes longest; its last results stand in.
+        growth = json.loads(saved_growth.read_text())
+    elif arguments.growth not in ("none", "saved"):
+        import growth as growth_module
+
+        print("growth with stored timers", flush=True)
+        growth = growth_module.run_growth(
+            [int(size) for size in arguments.growth.split(",")]
+        )
 
     meta = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "commit": _commit(),
         "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} "
         f"{platform.python_version()}, {platform.system()}",
         "runs": arguments.runs,
+        "size": arguments.size,
         "sizes": sizes,
+        "peer_sizes": peers.SIZES[arguments.size] if peer_runs else None,
     }
-    summaries = {shape: summarise(runs[shape]) for shape in shapes}
+    output = {
+        "meta": meta,
+        "summary": {shape: summarise(runs[shape]) for shape in shapes},
+        "peers": {name: summarise_peer(found) for name, found in peer_runs.items()},
+        "ceilings": _summarise_ceilings(ceiling_runs),
+        "growth": growth,
+        "profiles": report.top_costs(PROFILES) if arguments.profiles else {},
+        "runs": runs,
+        "peer_runs": peer_runs,
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    output = {"meta": meta, "summary": summaries, "runs": runs}
-    (RESULTS / "latest.json").write_text(json.dumps(output, indent=2) + "\n")
+    (RESULTS / "latest.json").write_text(json.dumps(output, indent=1) + "\n")
     if arguments.size != "quick":
-        write_markdown(summaries, meta)
+        report.write(output)
 
-    print(json.dumps(summaries, indent=2))
+    print(
+        json.dumps({"summary": output["summary"], "peers": output["peers"]}, indent=2)
+    )
+
+
+def _without_series(result: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: (
+            {name: value for name, value in value.items() if name != "series"}
+            if isinstance(value, dict)
+            else value
+        )
+        for key, value in result.items()
+    }
+
+
+def _summarise_ceilings(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    if not reports:
+        return {}
+
+    runs = [report["runs"][0] for report in reports]
+    keys = [key for key in runs[0] if isinstance(runs[0][key], int | float)]
+    return {
+        "meta": reports[0]["meta"],
+        "summary": {key: spread([run[key] for run in runs]) for key in keys},
+    }
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 if __name__ == "__main__":
