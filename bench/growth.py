@@ -45,8 +45,8 @@ Run it alone from the repository root (``.nox/tests/bin/python`` works too)::
 The ratios of the largest size to the smallest, with the figures, go to
 ``bench/results/growth.json``; ``bench/run.py`` can call :func:`run_growth`.
 10,000,000 rows take 3.4 GB on SQLite (see ``df -h``) and a quarter of an
-hour to fill on two shared cores. Every loop is
-bounded and only 127.0.0.1 is used.
+hour to fill on two shared cores. Every loop is bounded and only 127.0.0.1
+is used.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import math
 import os
 import platform
 import random
@@ -805,7 +806,10 @@ def measure_backend(
                     flush=True,
                 )
 
-            numbers = picker.sample(range(backend.count), RUNNER.batch_size * 20)
+            # Twenty claims' worth of stored timers, for the plans and to
+            # time the claim query alone.
+            wanted = min(backend.count, RUNNER.batch_size * 20)
+            numbers = picker.sample(range(backend.count), wanted)
             key_batches = [
                 [(NAMESPACE, timer_id(number)) for number in numbers[start::20]]
                 for start in range(20)
@@ -922,6 +926,7 @@ def run_growth(
 ) -> dict[str, Any]:
     """Measure every backend at every size; write and return the results.
 
+    :raises ValueError: if more are to be due than the smallest size stores.
     :return: ``meta``; ``ratios``, per backend, the median at the largest
         size over the median at the smallest of each measure of
         :data:`MEASURES`; ``backends``, per backend and size: ``summary``
@@ -930,6 +935,9 @@ def run_growth(
         ``fill_seconds``.
     """
     ordered = sorted(sizes)
+    if due_count > ordered[0]:
+        raise ValueError(f"{due_count:,} due of {ordered[0]:,} stored")
+
     results: dict[str, Any] = {}
     measured: dict[str, Any] = {}
     for name in backends:
@@ -945,6 +953,7 @@ def run_growth(
 
     report = {
         "meta": {
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} "
             f"{platform.python_version()}, {platform.system()}, "
             f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') // 2**30} GiB",
@@ -964,9 +973,20 @@ def run_growth(
     if write:
         keep_other_backends(report)
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+        RESULTS.write_text(json.dumps(_strict(report), indent=2) + "\n")
 
     return report
+
+
+def _strict(value: Any) -> Any:
+    """*value* with NaN as null, which strict JSON readers accept."""
+    if isinstance(value, dict):
+        return {key: _strict(item) for key, item in value.items()}
+
+    if isinstance(value, list):
+        return [_strict(item) for item in value]
+
+    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def keep_other_backends(report: dict[str, Any]) -> None:
@@ -993,6 +1013,12 @@ def keep_other_backends(report: dict[str, Any]) -> None:
         report["backends"][name] = by_size
         report["ratios"][name] = earlier["ratios"][name]
         report["meta"]["measured"][name] = meta["measured"][name]
+
+    # In the order of BACKENDS, whichever run measured each.
+    for key in ("backends", "ratios"):
+        report[key] = {
+            name: report[key][name] for name in BACKENDS if name in report[key]
+        }
 
 
 def main() -> None:
