@@ -329,11 +329,19 @@ def lateness_summary(received: list[list[Any]], prefix: str) -> dict[str, Any]:
         "p999_ms": percentile(late, 0.999),
         "max_ms": max(late),
         # For the plot: seconds from the first due time, and lateness.
-        "series": sorted(
-            (round(arrived - min(due), 4), round(lateness, 2))
-            for (arrived, _, _), lateness in zip(mine, late, strict=True)
+        "series": _thinned(
+            sorted(
+                (round(arrived - min(due), 4), round(lateness, 2))
+                for (arrived, _, _), lateness in zip(mine, late, strict=True)
+            )
         ),
     }
+
+
+def _thinned(points: list[tuple[float, float]], most: int = 1000) -> list[Any]:
+    # Enough points for a plot, few enough to keep the results file small.
+    step = max(1, len(points) // most)
+    return points[::step]
 
 
 def loss_summary(received: list[list[Any]], prefix: str, count: int) -> dict[str, int]:
