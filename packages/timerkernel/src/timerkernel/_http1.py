@@ -653,13 +653,7 @@ class _Connection(asyncio.Protocol):
                 if not buffer:
                     return
 
-                taken = min(len(buffer), self._remaining)
-                if self._wanted:
-                    self._body += buffer[:taken]
-
-                del buffer[:taken]
-                self._remaining -= taken
-                if not self._remaining:
+                if self._take_body(buffer):
                     self._state = _DONE
             elif state == _CHUNK_LINE:
                 end = buffer.find(b"\n")
@@ -676,13 +670,7 @@ class _Connection(asyncio.Protocol):
                 if not buffer:
                     return
 
-                taken = min(len(buffer), self._remaining)
-                if self._wanted:
-                    self._body += buffer[:taken]
-
-                del buffer[:taken]
-                self._remaining -= taken
-                if not self._remaining:
+                if self._take_body(buffer):
                     self._state = _CHUNK_END
             elif state == _CHUNK_END:
                 if buffer.startswith(b"\r\n"):
@@ -825,6 +813,20 @@ class _Connection(asyncio.Protocol):
         else:
             self._keep_alive = False
             self._state = _UNTIL_CLOSE
+
+    def _take_body(self, buffer: bytearray) -> bool:
+        """Move what *buffer* holds of the part being read into the body.
+
+        Return whether that part (the Content-Length body, or one chunk) is
+        now read whole.
+        """
+        taken = min(len(buffer), self._remaining)
+        if self._wanted:
+            self._body += buffer[:taken]
+
+        del buffer[:taken]
+        self._remaining -= taken
+        return not self._remaining
 
     def _read_chunk_size(self, line: bytes) -> None:
         size_text = line.partition(b";")[0].strip(b" \t\r")

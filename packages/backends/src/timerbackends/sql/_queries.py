@@ -199,23 +199,14 @@ def list_conditions(query: TimerQuery) -> Iterator[sa.ColumnElement[bool]]:
             yield TIMERS.c.fire_at >= after_ms
 
 
-def timers_by_ids(count: int) -> sa.Select[Any]:
-    """Return the query for the timers of one namespace with *count* ids.
+def select_by_ids(
+    columns: Sequence[sa.ColumnElement[Any]], count: int
+) -> sa.Select[Any]:
+    """Return the query for *columns* of the timers of one namespace, by id.
 
     Its parameters are ``namespace`` and then ``id_0`` to ``id_<count-1>``.
     """
-    return sa.select(*TIMER_COLUMNS).where(
-        TIMERS.c.namespace == sa.bindparam("namespace"),
-        TIMERS.c.id.in_([sa.bindparam(f"id_{index}") for index in range(count)]),
-    )
-
-
-def ids_present(count: int) -> sa.Select[Any]:
-    """Return the query for which of *count* ids of one namespace are stored.
-
-    Its parameters are named as those of :func:`timers_by_ids`.
-    """
-    return sa.select(TIMERS.c.id).where(
+    return sa.select(*columns).where(
         TIMERS.c.namespace == sa.bindparam("namespace"),
         TIMERS.c.id.in_([sa.bindparam(f"id_{index}") for index in range(count)]),
     )

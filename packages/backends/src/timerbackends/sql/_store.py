@@ -13,9 +13,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import (
+    AsyncIterator,
     Awaitable,
     Callable,
     Collection,
+    Iterable,
     Iterator,
     Mapping,
     Sequence,
@@ -66,10 +68,9 @@ from ._queries import (
     UPDATE_TIMER_STATE,
     DriverStatement,
     due_statement,
-    ids_present,
     keys_match,
     list_conditions,
-    timers_by_ids,
+    select_by_ids,
 )
 from ._rows import (
     attempt_from_row,
@@ -101,6 +102,9 @@ ATTEMPTS_KEPT = 20
 # Keys or shards per statement: far below every database's limit on bound
 # parameters (999 in old SQLite builds).
 _CHUNK = 400
+
+_TIMER_COLUMNS = tuple(TIMER_COLUMNS)
+_KEY_COLUMNS = (TIMERS.c.namespace, TIMERS.c.id)
 
 # SQLite allows 500 arms in a compound SELECT; the due query has one arm per
 # shard and is split past this many.
@@ -219,8 +223,7 @@ class SQLAlchemyStore(Store):
             },
         )
         driver_dialect = self._engines.writer.dialect
-        self._timers_by_ids_cache: dict[int, DriverStatement] = {}
-        self._ids_present_cache: dict[int, DriverStatement] = {}
+        self._by_ids: dict[tuple[Any, int], DriverStatement] = {}
         self._insert_timer = DriverStatement.compile(INSERT_TIMER, driver_dialect)
         self._insert_timers_json = DriverStatement.compile(
             INSERT_TIMERS_FROM_JSON, driver_dialect
@@ -450,42 +453,40 @@ class SQLAlchemyStore(Store):
         self, connection: AsyncConnection, keys: Collection[tuple[str, str]]
     ) -> dict[tuple[str, str], Timer]:
         found: dict[tuple[str, str], Timer] = {}
+        async for row in self._rows_by_key(connection, _TIMER_COLUMNS, keys):
+            timer = timer_from_row(row)
+            found[timer.key] = timer
+
+        return found
+
+    async def _rows_by_key(
+        self,
+        connection: AsyncConnection,
+        columns: tuple[sa.ColumnElement[Any], ...],
+        keys: Iterable[tuple[str, str]],
+    ) -> AsyncIterator[Sequence[Any]]:
+        """Yield *columns* of the stored timers among *keys*, in no order."""
         by_namespace: dict[str, list[str]] = {}
         for namespace, timer_id in keys:
             by_namespace.setdefault(namespace, []).append(timer_id)
 
-        # One index range per namespace, with an IN list of ids.
+        # One index range per namespace, with an IN list of ids; a statement
+        # per list length, compiled once.
         for namespace, ids in by_namespace.items():
             for chunk in _chunks(ids, _CHUNK):
-                statement = self._timers_by_ids(len(chunk))
+                statement = self._by_ids.get((columns, len(chunk)))
+                if statement is None:
+                    statement = DriverStatement.compile(
+                        select_by_ids(columns, len(chunk)),
+                        self._engines.writer.dialect,
+                    )
+                    self._by_ids[(columns, len(chunk))] = statement
+
                 rows = await connection.exec_driver_sql(
                     statement.sql, statement.parameters_in_order((namespace, *chunk))
                 )
                 for row in rows:
-                    timer = timer_from_row(row)
-                    found[timer.key] = timer
-
-        return found
-
-    def _ids_present(self, count: int) -> DriverStatement:
-        statement = self._ids_present_cache.get(count)
-        if statement is None:
-            statement = DriverStatement.compile(
-                ids_present(count), self._engines.writer.dialect
-            )
-            self._ids_present_cache[count] = statement
-
-        return statement
-
-    def _timers_by_ids(self, count: int) -> DriverStatement:
-        statement = self._timers_by_ids_cache.get(count)
-        if statement is None:
-            statement = DriverStatement.compile(
-                timers_by_ids(count), self._engines.writer.dialect
-            )
-            self._timers_by_ids_cache[count] = statement
-
-        return statement
+                    yield row
 
     # -- timers ---------------------------------------------------------------
 
@@ -570,19 +571,13 @@ class SQLAlchemyStore(Store):
         # This connection holds the database's one write lock from the start
         # of the transaction (BEGIN IMMEDIATE), so a key found absent here
         # stays absent until the commit: a plain insert of the rest is safe.
-        present: set[tuple[str, str]] = set()
-        by_namespace: dict[str, list[str]] = {}
-        for row in rows:
-            by_namespace.setdefault(row["namespace"], []).append(row["id"])
-
-        for namespace, ids in by_namespace.items():
-            for chunk in _chunks(ids, _CHUNK):
-                statement = self._ids_present(len(chunk))
-                found = await connection.exec_driver_sql(
-                    statement.sql, statement.parameters_in_order((namespace, *chunk))
-                )
-                present.update((namespace, timer_id) for (timer_id,) in found)
-
+        keys = [(row["namespace"], row["id"]) for row in rows]
+        present = {
+            (namespace, timer_id)
+            async for namespace, timer_id in self._rows_by_key(
+                connection, _KEY_COLUMNS, keys
+            )
+        }
         fresh = [row for row in rows if (row["namespace"], row["id"]) not in present]
         if fresh:
             insert = self._insert_timer
@@ -793,23 +788,7 @@ class SQLAlchemyStore(Store):
 
         # An outcome that reschedules may change the whole definition; any
         # other changes only the state columns, written by a narrower update.
-        prepared = [
-            (
-                self._storable(
-                    _update_parameters(outcome.timer, outcome.expected_version)
-                    if outcome.attempt.outcome is AttemptOutcome.rescheduled
-                    else _state_parameters(outcome.timer, outcome.expected_version)
-                ),
-                self._upsert_attempt_rows.parameters(
-                    self._storable(
-                        attempt_to_row(
-                            outcome.timer.namespace, outcome.timer.id, outcome.attempt
-                        )
-                    )
-                ),
-            )
-            for outcome in outcomes
-        ]
+        prepared = [self._prepare_outcome(outcome) for outcome in outcomes]
 
         async def apply(connection: AsyncConnection) -> list[bool]:
             # Both fences must hold from the moment they are checked until
@@ -832,11 +811,13 @@ class SQLAlchemyStore(Store):
                 connection, {outcome.timer.key for outcome in outcomes}
             )
             applied: list[bool] = []
-            full_updates: list[dict[str, Any]] = []
+            full_updates: list[Any] = []
             state_updates: list[Any] = []
             attempt_rows: list[Any] = []
             touched: dict[tuple[str, str], None] = {}
-            for outcome, (update, attempt_row) in zip(outcomes, prepared, strict=True):
+            for outcome, (full, update, attempt_row) in zip(
+                outcomes, prepared, strict=True
+            ):
                 key = outcome.timer.key
                 ok = (
                     versions.get(key) == outcome.expected_version
@@ -846,10 +827,7 @@ class SQLAlchemyStore(Store):
                     # A later outcome of the same timer in this batch must
                     # expect the version this one writes.
                     versions[key] = outcome.timer.version
-                    if outcome.attempt.outcome is AttemptOutcome.rescheduled:
-                        full_updates.append(update)
-                    else:
-                        state_updates.append(self._update_state.parameters(update))
+                    (full_updates if full else state_updates).append(update)
 
                     attempt_rows.append(attempt_row)
                     # Attempts are numbered from 1 and go with their timer
@@ -892,6 +870,24 @@ class SQLAlchemyStore(Store):
             return applied
 
         return await self._write(apply)
+
+    def _prepare_outcome(self, outcome: Outcome) -> tuple[bool, Any, Any]:
+        """Return whether *outcome* rewrites the whole timer, and its parameters.
+
+        An outcome that reschedules may change the whole definition; any
+        other changes only the state columns, written by a narrower update
+        through the driver.
+        """
+        timer = outcome.timer
+        attempt = self._upsert_attempt_rows.parameters(
+            self._storable(attempt_to_row(timer.namespace, timer.id, outcome.attempt))
+        )
+        if outcome.attempt.outcome is AttemptOutcome.rescheduled:
+            full = self._storable(_update_parameters(timer, outcome.expected_version))
+            return True, full, attempt
+
+        state = self._storable(_state_parameters(timer, outcome.expected_version))
+        return False, self._update_state.parameters(state), attempt
 
     async def _select_versions(
         self, connection: AsyncConnection, keys: Collection[tuple[str, str]]
