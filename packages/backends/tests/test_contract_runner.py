@@ -70,6 +70,44 @@ class TestFetchDue:
         assert [entry.id for entry in due] == ["early", "exact"]
         assert [entry.id for entry in between] == ["early", "exact"]
 
+    async def test_skips_held_timers_unless_changed_since(self, store: Store) -> None:
+        await store.insert_timers(
+            [
+                make_timer("held", shard=0, next_attempt_at=at(5), updated_at=at(1)),
+                make_timer("changed", shard=0, next_attempt_at=at(6), updated_at=at(3)),
+                make_timer("edge", shard=0, next_attempt_at=at(10), updated_at=at(1)),
+                make_timer("new", shard=0, next_attempt_at=at(12), updated_at=at(1)),
+                make_timer("beyond", shard=0, next_attempt_at=at(30), updated_at=at(1)),
+            ]
+        )
+
+        due = await store.fetch_due(
+            [0],
+            horizon=at(20),
+            limit=10,
+            known_through=at(10),
+            changed_since=at(3),
+        )
+
+        assert [entry.id for entry in due] == ["changed", "new"]
+
+    async def test_changed_since_is_inclusive_to_the_millisecond(
+        self, store: Store
+    ) -> None:
+        await store.insert_timers(
+            [make_timer("t", shard=0, next_attempt_at=at(5), updated_at=at(3))]
+        )
+
+        due = await store.fetch_due(
+            [0],
+            horizon=at(20),
+            limit=10,
+            known_through=at(10),
+            changed_since=at(3) - timedelta(microseconds=500),
+        )
+
+        assert [entry.id for entry in due] == ["t"]
+
     async def test_only_the_given_shards(self, store: Store) -> None:
         await store.insert_timers(
             [make_timer(f"s{shard}", shard=shard) for shard in ALL_SHARDS]

@@ -242,6 +242,15 @@ class FakeDispatcher(Dispatcher):
 # -- a store that can be cut off --------------------------------------------------
 
 
+@attrs.frozen
+class Fetch:
+    """One fetch_due call: what it was told was known, and how many it got."""
+
+    known_through: datetime | None
+    changed_since: datetime | None
+    returned: int
+
+
 class FlakyStore(Store):
     """A view of another store that can be cut off, as by a network partition.
 
@@ -254,6 +263,7 @@ class FlakyStore(Store):
         self.inner = inner
         self.down = False
         self.outcome_results: list[list[bool]] = []
+        self.fetches: list[Fetch] = []
         # While set, claims wait for this event before they read anything.
         self.claim_gate: anyio.Event | None = None
 
@@ -312,10 +322,24 @@ class FlakyStore(Store):
         return await self.inner.purge_finished(before=before, limit=limit)
 
     async def fetch_due(
-        self, shards: Collection[int], *, horizon: datetime, limit: int
+        self,
+        shards: Collection[int],
+        *,
+        horizon: datetime,
+        limit: int,
+        known_through: datetime | None = None,
+        changed_since: datetime | None = None,
     ) -> list[DueTimer]:
         self._check()
-        return await self.inner.fetch_due(shards, horizon=horizon, limit=limit)
+        due = await self.inner.fetch_due(
+            shards,
+            horizon=horizon,
+            limit=limit,
+            known_through=known_through,
+            changed_since=changed_since,
+        )
+        self.fetches.append(Fetch(known_through, changed_since, len(due)))
+        return due
 
     async def claim_timers(self, due: Sequence[DueTimer]) -> list[Timer]:
         self._check()

@@ -25,6 +25,8 @@ from timerkernel import (
     DeliveryFailed,
     DeliveryResult,
     ErrorKind,
+    Kernel,
+    ManualClock,
     Rescheduled,
     RetryPolicy,
     RunnerSettings,
@@ -726,3 +728,116 @@ class TestMemoryBound:
         assert [call.at for call in h.dispatcher.calls] == [
             at(10 * n) for n in range(1, 6)
         ]
+
+
+@pytest.mark.anyio
+class TestPollsSkipWhatIsHeld:
+    """After a full read, a poll asks only for what entered the window or changed.
+
+    Changes come from another kernel on the same store, as from another
+    process: the runner hears of them only by polling.
+    """
+
+    async def test_a_held_backlog_is_not_read_again(self) -> None:
+        settings = RunnerSettings(max_in_flight=1, change_margin_seconds=0.5)
+        h = await make_harness(runner_settings=settings)
+        elsewhere = Kernel(h.store.inner, clock=h.clock)
+        first = Hold(Delivered())
+        h.dispatcher.script("t0", first)
+        await elsewhere.create_timers(
+            NS, [spec(f"t{n}", fire_at=at(1)) for n in range(50)]
+        )
+        async with running(h.runner):
+            await h.step(6)
+            fetches = list(h.store.fetches)
+            first.release()
+            await h.step(2)
+
+        assert fetches[0].known_through is None
+        assert fetches[0].returned == 50
+        assert all(fetch.known_through is not None for fetch in fetches[1:])
+        # The poll at 1 s still sees the creates, within the margin.
+        assert [fetch.returned for fetch in fetches[2:]] == [0] * (len(fetches) - 2)
+        assert len(h.dispatcher.calls) == 50
+
+    async def test_a_timer_created_elsewhere_within_the_known_window_fires_on_time(
+        self,
+    ) -> None:
+        h = await make_harness()
+        elsewhere = Kernel(h.store.inner, clock=h.clock)
+        async with running(h.runner):
+            await h.step(2)
+            await elsewhere.create_timer(NS, spec("soon", fire_at=at(4)))
+            await h.step(5)
+
+        assert h.store.fetches[-1].known_through is not None
+        assert h.dispatcher.times_of("soon") == [at(4)]
+
+    async def test_a_change_elsewhere_during_delivery_fires_once_it_is_fenced(
+        self,
+    ) -> None:
+        settings = RunnerSettings(change_margin_seconds=0.5)
+        h = await make_harness(runner_settings=settings)
+        elsewhere = Kernel(h.store.inner, clock=h.clock)
+        in_flight = Hold(Delivered())
+        h.dispatcher.script("t1", in_flight, Delivered())
+        await elsewhere.create_timer(NS, spec(fire_at=at(1), payload="old"))
+        async with running(h.runner):
+            await h.step(1)
+            await elsewhere.update_timer(NS, "t1", TimerPatch(payload="new"))
+            # Later polls no longer see the change: only the one at 2 s did,
+            # while the old version was in flight.
+            await h.step(3)
+            in_flight.release()
+            await h.step(1)
+
+        calls = h.dispatcher.calls_of("t1")
+
+        assert [call.timer.payload for call in calls] == ["old", "new"]
+        assert [call.at for call in calls] == [at(1), at(4)]
+
+    async def test_a_change_stamped_before_the_margin_waits_for_the_full_poll(
+        self,
+    ) -> None:
+        # A process whose clock is 20 s behind stamps its change too early
+        # for the margin: the change is late by up to a full-poll interval,
+        # and never lost.
+        settings = RunnerSettings(full_poll_interval_seconds=10.0)
+        h = await make_harness(runner_settings=settings)
+        async with running(h.runner):
+            await h.step(2)
+            behind = ManualClock(h.clock.now() - timedelta(seconds=20))
+            lagging = Kernel(h.store.inner, clock=behind)
+            await lagging.create_timer(NS, spec("skewed", fire_at=at(4)))
+            await h.step(15)
+
+        full_reads = [fetch for fetch in h.store.fetches if fetch.known_through is None]
+
+        assert len(full_reads) == 2
+        assert h.dispatcher.times_of("skewed") == [at(10)]
+
+    async def test_changed_shards_mean_a_full_read(self) -> None:
+        h = await make_harness()
+        async with running(h.runner):
+            await h.step(3)
+            h.runner.leases.pop(0)
+            await h.step(1)
+
+        kinds = [fetch.known_through is None for fetch in h.store.fetches]
+
+        assert kinds[:5] == [True, False, False, False, True]
+
+    async def test_timers_past_the_memory_bound_are_read_later(self) -> None:
+        settings = RunnerSettings(max_loaded=10, change_margin_seconds=0.5)
+        h = await make_harness(runner_settings=settings)
+        elsewhere = Kernel(h.store.inner, clock=h.clock)
+        await elsewhere.create_timers(
+            NS, [spec(f"t{n:02}", fire_at=at(1 + n / 100)) for n in range(35)]
+        )
+        async with running(h.runner):
+            await h.step(8)
+
+        fired = sorted(call.timer.id for call in h.dispatcher.calls)
+
+        assert fired == [f"t{n:02}" for n in range(35)]
+        assert max(fetch.returned for fetch in h.store.fetches) <= 10

@@ -178,7 +178,13 @@ class MemoryStore(Store):
     # -- the runner's side ---------------------------------------------------
 
     async def fetch_due(
-        self, shards: Collection[int], *, horizon: datetime, limit: int
+        self,
+        shards: Collection[int],
+        *,
+        horizon: datetime,
+        limit: int,
+        known_through: datetime | None = None,
+        changed_since: datetime | None = None,
     ) -> list[DueTimer]:
         await anyio.lowlevel.checkpoint()
         found: list[DueTimer] = []
@@ -186,11 +192,23 @@ class MemoryStore(Store):
             entries = self._due.get(shard, [])
             # (horizon, "\uffff") sorts after every entry due exactly at horizon.
             end = bisect.bisect_right(entries, (horizon, "\uffff", ""))
-            for due_at, namespace, timer_id in entries[: min(end, limit)]:
+            taken = 0
+            for due_at, namespace, timer_id in entries[:end]:
                 timer = self._timers[(namespace, timer_id)]
+                if (
+                    known_through is not None
+                    and changed_since is not None
+                    and due_at <= known_through
+                    and timer.updated_at < changed_since
+                ):
+                    continue
+
                 found.append(
                     DueTimer(namespace, timer_id, timer.version, due_at, shard)
                 )
+                taken += 1
+                if taken >= limit:
+                    break
 
         found.sort(key=lambda due: due.next_attempt_at)
         return found[:limit]

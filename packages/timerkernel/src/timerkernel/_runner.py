@@ -41,6 +41,9 @@ from .abc import Dispatcher
 
 logger = logging.getLogger(__name__)
 
+# Stored times are whole milliseconds: "before t" is "at or before t - 1 ms".
+_ONE_MILLISECOND = timedelta(milliseconds=1)
+
 
 @attrs.frozen
 class RunnerSettings:
@@ -51,6 +54,12 @@ class RunnerSettings:
     :param poll_interval_seconds: how often the store is asked for timers
         entering the window; timers created in the same process are seen
         at once.
+    :param change_margin_seconds: a poll asks only for the timers entering
+        the window and for those changed since the previous poll began, less
+        this margin. It must cover the clock difference between processes
+        and the time a write takes from its timestamp to its commit.
+    :param full_poll_interval_seconds: how often a poll reads the whole
+        window regardless, in case a change came later than the margin.
     :param max_loaded: at most this many due timers in memory.
     :param batch_size: timers claimed in one store call.
     :param max_in_flight: deliveries under way at once.
@@ -66,6 +75,8 @@ class RunnerSettings:
 
     lookahead_seconds: float = 5.0
     poll_interval_seconds: float = 1.0
+    change_margin_seconds: float = 5.0
+    full_poll_interval_seconds: float = 30.0
     max_loaded: int = 50_000
     batch_size: int = 500
     max_in_flight: int = 512
@@ -241,8 +252,14 @@ class Runner:
         self._heap: list[tuple[datetime, int, DueTimer]] = []
         self._order = itertools.count()
         # Timers from the moment they are popped until their outcome is
-        # written or dropped, with the shard of each.
-        self._in_flight: dict[tuple[str, str], int] = {}
+        # written or dropped, as they were popped.
+        self._in_flight: dict[tuple[str, str], DueTimer] = {}
+        # What the polls have read: every scheduled timer of the shards (at
+        # their epochs) due by known_through, as of when that poll began.
+        self._known_through: datetime | None = None
+        self._known_leases: frozenset[tuple[int, int]] = frozenset()
+        self._poll_began: datetime | None = None
+        self._next_full_poll: datetime | None = None
         # Shards being handed over: still leased, no longer fired from.
         self._draining: dict[int, int] = {}
         # Timers changed in this process while a delivery of theirs was under
@@ -395,7 +412,7 @@ class Runner:
         )
 
     async def _release_drained(self) -> None:
-        busy = set(self._in_flight.values())
+        busy = {entry.shard for entry in self._in_flight.values()}
         drained = [shard for shard in self._draining if shard not in busy]
         if not drained:
             return
@@ -462,32 +479,93 @@ class Runner:
 
     async def _load_due(self) -> None:
         if not self.leases:
+            self._known_through = None
             return
 
-        horizon = self.clock.now() + timedelta(seconds=self.settings.lookahead_seconds)
+        began = self.clock.now()
+        horizon = began + timedelta(seconds=self.settings.lookahead_seconds)
+        leases = frozenset(self.leases.items())
+        known_through, changed_since = self._known_window(began, leases)
+        limit = self.settings.max_loaded
         due = await self.store.fetch_due(
-            list(self.leases), horizon=horizon, limit=self.settings.max_loaded
+            list(self.leases),
+            horizon=horizon,
+            limit=limit,
+            known_through=known_through,
+            changed_since=changed_since,
         )
+
+        # Everything due by the horizon is now held, in flight or done,
+        # except past the point where the read was cut or memory was full.
+        # Reads come in due order, so that point bounds what is known.
+        held_through = horizon
+        if len(due) >= limit:
+            held_through = due[-1].next_attempt_at - _ONE_MILLISECOND
+
         for entry in due:
-            self._remember(entry)
+            if not self._remember(entry):
+                held_through = min(
+                    held_through, entry.next_attempt_at - _ONE_MILLISECOND
+                )
+                break
+
+        if self.leases.items() == leases:
+            self._known_through = held_through
+            self._known_leases = leases
+            self._poll_began = began
+        else:
+            self._known_through = None
 
         logger.debug("loaded %d due timers", len(due), extra={"action": "load_due"})
 
-    def _remember(self, entry: DueTimer) -> None:
-        if entry.key in self._in_flight:
-            return
+    def _known_window(
+        self, now: datetime, leases: frozenset[tuple[int, int]]
+    ) -> tuple[datetime | None, datetime | None]:
+        """Return what this poll may skip: (known_through, changed_since).
+
+        Both are None for a full read: the first, one after the shards or
+        their epochs changed, and one every full_poll_interval_seconds.
+        """
+        if (
+            self._known_through is None
+            or self._poll_began is None
+            or leases != self._known_leases
+            or self._next_full_poll is None
+            or now >= self._next_full_poll
+        ):
+            interval = timedelta(seconds=self.settings.full_poll_interval_seconds)
+            self._next_full_poll = now + interval
+            return None, None
+
+        margin = timedelta(seconds=self.settings.change_margin_seconds)
+        return self._known_through, self._poll_began - margin
+
+    def _remember(self, entry: DueTimer) -> bool:
+        """Hold *entry* until it is due; False if memory has no room for it."""
+        popped = self._in_flight.get(entry.key)
+        if popped is not None:
+            if entry.version != popped.version:
+                # Changed during its delivery, whose outcome the version
+                # will fence out: fire the change once that is settled.
+                changed = self._changed_in_flight.get(entry.key)
+                if changed is None or changed.version < entry.version:
+                    self._changed_in_flight[entry.key] = entry
+
+            return True
 
         known = self._loaded.get(entry.key)
         if known is not None and known.version >= entry.version:
-            return
+            return True
 
         if known is None and len(self._loaded) >= self.settings.max_loaded:
-            return
+            return False
 
         self._loaded[entry.key] = entry
         heapq.heappush(self._heap, (entry.next_attempt_at, next(self._order), entry))
         if self._heap[0][2] is entry:
             self._wake_fire.set()
+
+        return True
 
     def _on_event(self, event: TimerEvent) -> None:
         """Hear of timers changed in this process without waiting for a poll."""
@@ -542,7 +620,7 @@ class Runner:
             if entry.shard in self.leases:
                 # In flight from here on, claim included: a poll that reads the
                 # timer meanwhile must not load it a second time.
-                self._in_flight[entry.key] = entry.shard
+                self._in_flight[entry.key] = entry
                 due.append(entry)
 
         return due

@@ -156,13 +156,26 @@ class Store(ABC):
 
     @abstractmethod
     async def fetch_due(
-        self, shards: Collection[int], *, horizon: datetime, limit: int
+        self,
+        shards: Collection[int],
+        *,
+        horizon: datetime,
+        limit: int,
+        known_through: datetime | None = None,
+        changed_since: datetime | None = None,
     ) -> list[DueTimer]:
         """Return up to *limit* scheduled timers of *shards* due by *horizon*.
 
         Due means ``next_attempt_at <= horizon``. Order by
         ``next_attempt_at``. Cost must grow with the number returned and
         with the logarithm of the number stored, not with the number stored.
+
+        With *known_through* and *changed_since* (both or neither), the
+        caller already holds the timers due by *known_through*: of those,
+        return only the ones updated at or after *changed_since*. This is
+        what keeps a busy runner from reading its whole backlog at every
+        poll; the caller ignores what it already holds, should a store
+        return more.
         """
 
     @abstractmethod

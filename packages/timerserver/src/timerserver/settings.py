@@ -66,6 +66,8 @@ class RunnerSettings:
     enabled: bool = True
     lookahead_seconds: float = _RUNNER_DEFAULTS.lookahead_seconds
     poll_interval_seconds: float = _RUNNER_DEFAULTS.poll_interval_seconds
+    change_margin_seconds: float = _RUNNER_DEFAULTS.change_margin_seconds
+    full_poll_interval_seconds: float = _RUNNER_DEFAULTS.full_poll_interval_seconds
     batch_size: int = _RUNNER_DEFAULTS.batch_size
     max_in_flight: int = _RUNNER_DEFAULTS.max_in_flight
     lease_duration_seconds: float = _RUNNER_DEFAULTS.lease_duration_seconds

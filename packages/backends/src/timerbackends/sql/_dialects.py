@@ -70,6 +70,11 @@ class Dialect(ABC):
     #: for the planner to read it in index order (see ``due_statement``).
     orders_due_arms: ClassVar[bool] = False
 
+    #: Whether timers are read by key with arrays of keys, one statement
+    #: for any number (see ``select_by_key_arrays``), rather than by IN
+    #: lists of ids per namespace.
+    reads_keys_by_array: ClassVar[bool] = False
+
     #: Whether text columns can hold the NUL character.
     text_holds_nul: ClassVar[bool] = True
 

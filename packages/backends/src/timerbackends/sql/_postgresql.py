@@ -108,6 +108,7 @@ class PostgreSQLDialect(Dialect):
     default_max_overflow = 5
     locks_rows: ClassVar[bool] = True
     orders_due_arms: ClassVar[bool] = True
+    reads_keys_by_array: ClassVar[bool] = True
     text_holds_nul: ClassVar[bool] = False
 
     def __init__(self, url: URL) -> None:

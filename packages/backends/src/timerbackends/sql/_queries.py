@@ -125,9 +125,21 @@ DELETE_TIMER_BY_KEY = sa.delete(TIMERS).where(
 
 
 def due_statement(
-    shards: Sequence[int], *, horizon_ms: int, limit: int, ordered_arms: bool = False
+    shards: Sequence[int],
+    *,
+    horizon_ms: int,
+    limit: int,
+    ordered_arms: bool = False,
+    known_ms: int | None = None,
+    since_ms: int | None = None,
 ) -> sa.Select[Any] | sa.CompoundSelect[Any]:
     """Return the query for the timers of *shards* due by *horizon_ms*.
+
+    With *known_ms* and *since_ms*, those due by *known_ms* come back only
+    if updated at or after *since_ms*. That test needs the table row, not
+    just the due index, but only for the timers the caller already holds
+    (typically the backlog of a busy runner); the rest of the range is
+    still read from the index alone.
 
     One arm per shard, each an ordered range of the due index, merged in
     order and cut at *limit*. The database reads the arms lazily (SQLite's
@@ -141,6 +153,15 @@ def due_statement(
     see the index order, so it would read and sort everything due; arms of
     their own are planned alone, as ordered index scans that stop early.
     """
+    changed: list[sa.ColumnElement[bool]] = []
+    if known_ms is not None and since_ms is not None:
+        changed.append(
+            sa.or_(
+                TIMERS.c.next_attempt_at > known_ms,
+                TIMERS.c.updated_at >= since_ms,
+            )
+        )
+
     arms = [
         sa.select(
             TIMERS.c.namespace,
@@ -152,6 +173,7 @@ def due_statement(
             TIMERS.c.status == SCHEDULED,
             TIMERS.c.shard == shard,
             TIMERS.c.next_attempt_at <= horizon_ms,
+            *changed,
         )
         for shard in shards
     ]
@@ -210,6 +232,34 @@ def select_by_ids(
         TIMERS.c.namespace == sa.bindparam("namespace"),
         TIMERS.c.id.in_([sa.bindparam(f"id_{index}") for index in range(count)]),
     )
+
+
+def select_by_key_arrays(columns: Sequence[sa.ColumnElement[Any]]) -> sa.Select[Any]:
+    """Return PostgreSQL's query for *columns* of the timers at given keys.
+
+    Its parameters are ``namespaces`` and ``ids``, two arrays of text of
+    one length, any length. Each key is its own probe of the primary key:
+    the LIMIT keeps the planner from turning the lateral subquery into a
+    plain join, which it would plan from statistics. Those lag behind a
+    burst of creates (autovacuum analyses a table about once a minute),
+    and with none it took a namespace for a few hundred rows and read all
+    of it for every claim: 35 ms for 500 timers among 55,000, not 2 ms.
+    """
+    keys = (
+        sa.func.unnest(
+            sa.bindparam("namespaces", type_=sa.ARRAY(sa.Text)),
+            sa.bindparam("ids", type_=sa.ARRAY(sa.Text)),
+        )
+        .table_valued("namespace", "id")
+        .render_derived(name="keys")
+    )
+    probe = (
+        sa.select(*columns)
+        .where(TIMERS.c.namespace == keys.c.namespace, TIMERS.c.id == keys.c.id)
+        .limit(sa.literal_column("1", sa.Integer))
+        .lateral("probe")
+    )
+    return sa.select(*probe.c).select_from(keys.join(probe, sa.true()))
 
 
 #: A plain insert of one timer row, every column a parameter of its name.

@@ -71,6 +71,7 @@ from ._queries import (
     keys_match,
     list_conditions,
     select_by_ids,
+    select_by_key_arrays,
 )
 from ._rows import (
     attempt_from_row,
@@ -102,6 +103,8 @@ ATTEMPTS_KEPT = 20
 # Keys or shards per statement: far below every database's limit on bound
 # parameters (999 in old SQLite builds).
 _CHUNK = 400
+# Keys per statement where they go as arrays: two parameters, any length.
+_ARRAY_CHUNK = 5000
 
 _TIMER_COLUMNS = tuple(TIMER_COLUMNS)
 _KEY_COLUMNS = (TIMERS.c.namespace, TIMERS.c.id)
@@ -466,6 +469,12 @@ class SQLAlchemyStore(Store):
         keys: Iterable[tuple[str, str]],
     ) -> AsyncIterator[Sequence[Any]]:
         """Yield *columns* of the stored timers among *keys*, in no order."""
+        if self._dialect.reads_keys_by_array:
+            async for row in self._rows_by_key_arrays(connection, columns, keys):
+                yield row
+
+            return
+
         by_namespace: dict[str, list[str]] = {}
         for namespace, timer_id in keys:
             by_namespace.setdefault(namespace, []).append(timer_id)
@@ -487,6 +496,28 @@ class SQLAlchemyStore(Store):
                 )
                 for row in rows:
                     yield row
+
+    async def _rows_by_key_arrays(
+        self,
+        connection: AsyncConnection,
+        columns: tuple[sa.ColumnElement[Any], ...],
+        keys: Iterable[tuple[str, str]],
+    ) -> AsyncIterator[Sequence[Any]]:
+        statement = self._by_ids.get((columns, 0))
+        if statement is None:
+            statement = DriverStatement.compile(
+                select_by_key_arrays(columns), self._engines.writer.dialect
+            )
+            self._by_ids[(columns, 0)] = statement
+
+        for chunk in _chunks(list(keys), _ARRAY_CHUNK):
+            namespaces = [namespace for namespace, _ in chunk]
+            ids = [timer_id for _, timer_id in chunk]
+            rows = await connection.exec_driver_sql(
+                statement.sql, statement.parameters_in_order((namespaces, ids))
+            )
+            for row in rows:
+                yield row
 
     # -- timers ---------------------------------------------------------------
 
@@ -720,13 +751,24 @@ class SQLAlchemyStore(Store):
     # -- the runner's side ----------------------------------------------------
 
     async def fetch_due(
-        self, shards: Collection[int], *, horizon: datetime, limit: int
+        self,
+        shards: Collection[int],
+        *,
+        horizon: datetime,
+        limit: int,
+        known_through: datetime | None = None,
+        changed_since: datetime | None = None,
     ) -> list[DueTimer]:
         wanted = sorted(set(shards))
         if not wanted or limit <= 0:
             return []
 
         horizon_ms = floor_millis(horizon)
+        known_ms = since_ms = None
+        if known_through is not None and changed_since is not None:
+            known_ms = floor_millis(known_through)
+            # Stored times are whole milliseconds: "at or after" rounds up.
+            since_ms = to_millis(changed_since)
 
         async def read(connection: AsyncConnection) -> list[DueTimer]:
             found: list[DueTimer] = []
@@ -736,6 +778,8 @@ class SQLAlchemyStore(Store):
                     horizon_ms=horizon_ms,
                     limit=limit,
                     ordered_arms=self._dialect.orders_due_arms,
+                    known_ms=known_ms,
+                    since_ms=since_ms,
                 )
                 rows = await connection.execute(statement)
                 found.extend(
