@@ -28,6 +28,8 @@ TEST_REQUIREMENTS = [
     "anyio>=4.4",
     "uvicorn>=0.30",
     "openapi-spec-validator>=0.7",
+    # The store's second PostgreSQL driver, tested beside asyncpg.
+    "psycopg[binary]>=3.2",
 ]
 TOOLS = ["ruff==0.17.6", "mypy==2.4.1"]
 SOURCES = ["packages", "bench", "docs", "noxfile.py"]

@@ -234,8 +234,13 @@ def select_by_ids(
     )
 
 
-def select_by_key_arrays(columns: Sequence[sa.ColumnElement[Any]]) -> sa.Select[Any]:
+def select_by_key_arrays(
+    columns: Sequence[sa.ColumnElement[Any]], *, lock: bool = False
+) -> sa.Select[Any]:
     """Return PostgreSQL's query for *columns* of the timers at given keys.
+
+    With *lock*, each row is locked FOR UPDATE as it is probed, in the
+    order of the arrays.
 
     Its parameters are ``namespaces`` and ``ids``, two arrays of text of
     one length, any length. Each key is its own probe of the primary key:
@@ -253,12 +258,15 @@ def select_by_key_arrays(columns: Sequence[sa.ColumnElement[Any]]) -> sa.Select[
         .table_valued("namespace", "id")
         .render_derived(name="keys")
     )
-    probe = (
+    one_key = (
         sa.select(*columns)
         .where(TIMERS.c.namespace == keys.c.namespace, TIMERS.c.id == keys.c.id)
         .limit(sa.literal_column("1", sa.Integer))
-        .lateral("probe")
     )
+    if lock:
+        one_key = one_key.with_for_update()
+
+    probe = one_key.lateral("probe")
     return sa.select(*probe.c).select_from(keys.join(probe, sa.true()))
 
 

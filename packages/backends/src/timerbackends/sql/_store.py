@@ -227,6 +227,15 @@ class SQLAlchemyStore(Store):
         )
         driver_dialect = self._engines.writer.dialect
         self._by_ids: dict[tuple[Any, int], DriverStatement] = {}
+        self._versions_by_arrays: DriverStatement | None = None
+        if self._dialect.reads_keys_by_array:
+            self._versions_by_arrays = DriverStatement.compile(
+                select_by_key_arrays(
+                    (TIMERS.c.namespace, TIMERS.c.id, TIMERS.c.version),
+                    lock=self._dialect.locks_rows,
+                ),
+                driver_dialect,
+            )
         self._insert_timer = DriverStatement.compile(INSERT_TIMER, driver_dialect)
         self._insert_timers_json = DriverStatement.compile(
             INSERT_TIMERS_FROM_JSON, driver_dialect
@@ -938,6 +947,26 @@ class SQLAlchemyStore(Store):
     ) -> dict[tuple[str, str], int]:
         versions: dict[tuple[str, str], int] = {}
         wanted = sorted(key for key in keys if not self._never_stored(*key))
+        by_arrays = self._versions_by_arrays
+        if by_arrays is not None:
+            # Locked as probed, in key order: writers in several processes
+            # lock in one order.
+            for chunk in _chunks(wanted, _ARRAY_CHUNK):
+                found = await connection.exec_driver_sql(
+                    by_arrays.sql,
+                    by_arrays.parameters_in_order(
+                        (
+                            [namespace for namespace, _ in chunk],
+                            [id_ for _, id_ in chunk],
+                        )
+                    ),
+                )
+                rows: Sequence[Sequence[Any]] = found.all()
+                for namespace, timer_id, version in rows:
+                    versions[(namespace, timer_id)] = version
+
+            return versions
+
         for chunk in _chunks(wanted, _CHUNK):
             statement = sa.select(
                 TIMERS.c.namespace, TIMERS.c.id, TIMERS.c.version
