@@ -61,7 +61,6 @@ import platform
 import random
 import re
 import shutil
-import signal
 import sqlite3
 import statistics
 import subprocess
@@ -87,7 +86,7 @@ from ceilings import (
     process_cpu_seconds,
     sqlite_writer,
 )
-from run import ROOT, free_port, lateness_summary, percentile, spread
+from run import ROOT, free_port, lateness_summary, percentile, spread, stop_process
 from timerbackends import create_store
 from timerbackends.sql._queries import due_statement, keys_match
 from timerbackends.sql._rows import timer_to_row
@@ -644,16 +643,6 @@ def read_status(pid: int) -> dict[str, int]:
             found[name] = int(value.split()[0])
 
     return found
-
-
-def stop_process(process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def measure_runner(

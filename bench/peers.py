@@ -63,8 +63,6 @@ import os
 import platform
 import queue
 import select
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -77,6 +75,8 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import IO, Any
+
+from run import free_port, percentile, stop_process
 
 logger = logging.getLogger(__name__)
 
@@ -120,19 +120,6 @@ SLOWEST_RATE = 20.0
 GRACE = 30.0
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """Return the *fraction* percentile of *values*, as run.py computes it."""
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
-    return ordered[index]
-
-
 @dataclass(frozen=True)
 class Batch:
     """Jobs ``{prefix}<i>`` for i below *count*, due from *first* every *spacing* s.
@@ -165,17 +152,6 @@ class Batch:
 # -- processes ------------------------------------------------------------------
 
 
-def _stop_process(process: subprocess.Popen[str], timeout: float = 30.0) -> None:
-    """Ask *process* to stop with SIGTERM; kill it if it has not within *timeout*."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=timeout)
-
-
 class Receiver:
     """The benchmark's webhook receiver, in a process of its own."""
 
@@ -194,13 +170,13 @@ class Receiver:
         # It prints one line, "ready", once it listens.
         readable, _, _ = select.select([self._process.stdout], [], [], COMMAND_TIMEOUT)
         if not readable or self._process.stdout.readline().strip() != "ready":
-            _stop_process(self._process)
+            stop_process(self._process, timeout=30)
             raise RuntimeError("the receiver did not start")
 
     def stop(self) -> list[list[Any]]:
         """Stop the receiver; return its records ``[arrived, id, fire_at, attempt]``."""
         if self._process is not None:
-            _stop_process(self._process)
+            stop_process(self._process, timeout=30)
 
         if not self.output.exists():
             return []
@@ -539,7 +515,7 @@ class ProcrastinatePeer(Peer):
 
     def stop(self) -> None:
         if self._worker is not None:
-            _stop_process(self._worker.process)
+            stop_process(self._worker.process, timeout=30)
             self._worker = None
 
         if self._client is not None:

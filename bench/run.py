@@ -91,6 +91,17 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[index]
 
 
+def stop_process(process: subprocess.Popen[Any], timeout: float = 60) -> None:
+    """Ask *process* to stop with SIGTERM; kill it if it has not within *timeout*."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
 class Services:
     """The processes of one run: receiver, API server, runners, database.
 

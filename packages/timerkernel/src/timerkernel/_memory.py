@@ -6,6 +6,7 @@ It loses everything when the process ends; use it where that is acceptable.
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 
@@ -193,7 +194,7 @@ class MemoryStore(Store):
             # (horizon, "\uffff") sorts after every entry due exactly at horizon.
             end = bisect.bisect_right(entries, (horizon, "\uffff", ""))
             taken = 0
-            for due_at, namespace, timer_id in entries[:end]:
+            for due_at, namespace, timer_id in itertools.islice(entries, end):
                 timer = self._timers[(namespace, timer_id)]
                 if (
                     known_through is not None

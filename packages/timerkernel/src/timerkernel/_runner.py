@@ -9,7 +9,7 @@ import logging
 import math
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
@@ -43,6 +43,19 @@ logger = logging.getLogger(__name__)
 
 # Stored times are whole milliseconds: "before t" is "at or before t - 1 ms".
 _ONE_MILLISECOND = timedelta(milliseconds=1)
+
+
+@attrs.frozen
+class _Known:
+    """What the last poll read.
+
+    Every scheduled timer of the shards at their epochs (*leases*) due by
+    *through*, as of *poll_began*.
+    """
+
+    through: datetime
+    leases: frozenset[tuple[int, int]]
+    poll_began: datetime
 
 
 @attrs.frozen
@@ -254,12 +267,9 @@ class Runner:
         # Timers from the moment they are popped until their outcome is
         # written or dropped, as they were popped.
         self._in_flight: dict[tuple[str, str], DueTimer] = {}
-        # What the polls have read: every scheduled timer of the shards (at
-        # their epochs) due by known_through, as of when that poll began.
-        self._known_through: datetime | None = None
-        self._known_leases: frozenset[tuple[int, int]] = frozenset()
-        self._poll_began: datetime | None = None
-        self._next_full_poll: datetime | None = None
+        # None until a full read, and again once what it knew is lost.
+        self._known: _Known | None = None
+        self._next_full_poll = datetime.min.replace(tzinfo=UTC)
         # Shards being handed over: still leased, no longer fired from.
         self._draining: dict[int, int] = {}
         # Timers changed in this process while a delivery of theirs was under
@@ -479,7 +489,7 @@ class Runner:
 
     async def _load_due(self) -> None:
         if not self.leases:
-            self._known_through = None
+            self._known = None
             return
 
         began = self.clock.now()
@@ -509,12 +519,8 @@ class Runner:
                 )
                 break
 
-        if self.leases.items() == leases:
-            self._known_through = held_through
-            self._known_leases = leases
-            self._poll_began = began
-        else:
-            self._known_through = None
+        unchanged = self.leases.items() == leases
+        self._known = _Known(held_through, leases, began) if unchanged else None
 
         logger.debug("loaded %d due timers", len(due), extra={"action": "load_due"})
 
@@ -526,19 +532,14 @@ class Runner:
         Both are None for a full read: the first, one after the shards or
         their epochs changed, and one every full_poll_interval_seconds.
         """
-        if (
-            self._known_through is None
-            or self._poll_began is None
-            or leases != self._known_leases
-            or self._next_full_poll is None
-            or now >= self._next_full_poll
-        ):
+        known = self._known
+        if known is None or leases != known.leases or now >= self._next_full_poll:
             interval = timedelta(seconds=self.settings.full_poll_interval_seconds)
             self._next_full_poll = now + interval
             return None, None
 
         margin = timedelta(seconds=self.settings.change_margin_seconds)
-        return self._known_through, self._poll_began - margin
+        return known.through, known.poll_began - margin
 
     def _remember(self, entry: DueTimer) -> bool:
         """Hold *entry* until it is due; False if memory has no room for it."""

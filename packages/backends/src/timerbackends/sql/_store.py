@@ -227,6 +227,7 @@ class SQLAlchemyStore(Store):
         )
         driver_dialect = self._engines.writer.dialect
         self._by_ids: dict[tuple[Any, int], DriverStatement] = {}
+        self._by_arrays: dict[tuple[Any, ...], DriverStatement] = {}
         self._versions_by_arrays: DriverStatement | None = None
         if self._dialect.reads_keys_by_array:
             self._versions_by_arrays = DriverStatement.compile(
@@ -479,7 +480,14 @@ class SQLAlchemyStore(Store):
     ) -> AsyncIterator[Sequence[Any]]:
         """Yield *columns* of the stored timers among *keys*, in no order."""
         if self._dialect.reads_keys_by_array:
-            async for row in self._rows_by_key_arrays(connection, columns, keys):
+            statement = self._by_arrays.get(columns)
+            if statement is None:
+                statement = DriverStatement.compile(
+                    select_by_key_arrays(columns), self._engines.writer.dialect
+                )
+                self._by_arrays[columns] = statement
+
+            async for row in self._rows_by_key_arrays(connection, statement, keys):
                 yield row
 
             return
@@ -506,19 +514,13 @@ class SQLAlchemyStore(Store):
                 for row in rows:
                     yield row
 
+    @staticmethod
     async def _rows_by_key_arrays(
-        self,
         connection: AsyncConnection,
-        columns: tuple[sa.ColumnElement[Any], ...],
+        statement: DriverStatement,
         keys: Iterable[tuple[str, str]],
     ) -> AsyncIterator[Sequence[Any]]:
-        statement = self._by_ids.get((columns, 0))
-        if statement is None:
-            statement = DriverStatement.compile(
-                select_by_key_arrays(columns), self._engines.writer.dialect
-            )
-            self._by_ids[(columns, 0)] = statement
-
+        """Yield the rows of *statement* (``select_by_key_arrays``) for *keys*."""
         for chunk in _chunks(list(keys), _ARRAY_CHUNK):
             namespaces = [namespace for namespace, _ in chunk]
             ids = [timer_id for _, timer_id in chunk]
@@ -951,19 +953,10 @@ class SQLAlchemyStore(Store):
         if by_arrays is not None:
             # Locked as probed, in key order: writers in several processes
             # lock in one order.
-            for chunk in _chunks(wanted, _ARRAY_CHUNK):
-                found = await connection.exec_driver_sql(
-                    by_arrays.sql,
-                    by_arrays.parameters_in_order(
-                        (
-                            [namespace for namespace, _ in chunk],
-                            [id_ for _, id_ in chunk],
-                        )
-                    ),
-                )
-                rows: Sequence[Sequence[Any]] = found.all()
-                for namespace, timer_id, version in rows:
-                    versions[(namespace, timer_id)] = version
+            async for namespace, timer_id, version in self._rows_by_key_arrays(
+                connection, by_arrays, wanted
+            ):
+                versions[(namespace, timer_id)] = version
 
             return versions
 
