@@ -25,6 +25,7 @@ from timerkernel import (
     RetryPolicy,
     Timer,
     TimerStatus,
+    encode_json,
     from_millis,
     to_millis,
 )
@@ -116,33 +117,60 @@ def timer_to_row(timer: Timer) -> dict[str, Any]:
     """
     callback = timer.callback
     policy = timer.retry_policy
-    return {
+
+    # A new timer's times are mostly the same few instants (fire time and
+    # next attempt, created and updated): each converted once. This runs
+    # for every timer of a batch create.
+    fire_at = to_millis(timer.fire_at)
+    created_at = to_millis(timer.created_at)
+    row = {
         "namespace": timer.namespace,
         "id": timer.id,
         "shard": timer.shard,
         "version": timer.version,
         "status": timer.status.value,
-        "fire_at": to_millis(timer.fire_at),
-        "next_attempt_at": _optional_millis(timer.next_attempt_at),
+        "fire_at": fire_at,
+        "next_attempt_at": _same_millis(timer.next_attempt_at, timer.fire_at, fire_at),
         "attempts": timer.attempts,
         "attempt_seq": timer.attempt_seq,
         "first_attempt_at": _optional_millis(timer.first_attempt_at),
-        "created_at": to_millis(timer.created_at),
-        "updated_at": to_millis(timer.updated_at),
+        "created_at": created_at,
+        "updated_at": _same_millis(timer.updated_at, timer.created_at, created_at),
         "executed_at": _optional_millis(timer.executed_at),
-        "initial_fire_at": _optional_millis(timer.initial_fire_at),
+        "initial_fire_at": _same_millis(timer.initial_fire_at, timer.fire_at, fire_at),
         "definition_digest": timer.definition_digest,
         "callback_url": callback.url,
         "callback_timeout": callback.timeout_seconds,
-        "callback_headers": _encode(dict(callback.headers)),
-        "payload": _encode(timer.payload),
+        "callback_headers": encode_json(dict(callback.headers))
+        if callback.headers
+        else "{}",
+        "payload": encode_json(timer.payload),
         "max_attempts": policy.max_attempts,
         "initial_interval": policy.initial_interval_seconds,
         "backoff_coefficient": policy.backoff_coefficient,
         "max_interval": policy.max_interval_seconds,
         "max_duration": policy.max_duration_seconds,
-        **_error_columns(timer.last_error),
     }
+    error = timer.last_error
+    if error is None:
+        row.update(_NO_ERROR)
+    else:
+        row.update(_error_columns(error))
+
+    return row
+
+
+_NO_ERROR = _error_columns(None)
+
+
+def _same_millis(
+    moment: datetime | None, known: datetime, known_millis: int
+) -> int | None:
+    """Return *moment* in milliseconds, reusing *known_millis* if it is *known*."""
+    if moment is known:
+        return known_millis
+
+    return _optional_millis(moment)
 
 
 # What an outcome that does not reschedule changes: a delivery, a retry or a
