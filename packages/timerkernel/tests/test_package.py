@@ -65,6 +65,7 @@ EXPECTED_EXPORTS = {
     "format_time",
     "parse_time",
     "attempt_to_dict",
+    "encode_json",
     "timer_to_dict",
     "shard_of",
     "__version__",

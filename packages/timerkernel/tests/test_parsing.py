@@ -841,6 +841,11 @@ _JSON_VALUES: list[Any] = [
     {"order": "s1", "amount": 42},
     {"é": 1, "e": 2},
     {"n": None},
+    {"at": "2026-12-03T19:44:56.708Z", "v": "1.5", "w": "2e5"},
+    [1.5, -2.25, 1e15, 1e16, 1e-05, -0.0, 123456789.125],
+    {"a": [0, {"b": -1.5e300}], "c": "x:1.5,[2e3"},
+    -3.5,
+    1e22,
 ]
 
 
@@ -873,3 +878,9 @@ class TestPlainJson:
     def test_plain_values_take_the_shortcut(self) -> None:
         assert plain_json({"order": "s1", "amount": 42}) is not None
         assert plain_json({"price": 1.5}) is None
+        assert plain_json([1, -2e16]) is None
+
+    def test_dots_inside_strings_take_the_shortcut(self) -> None:
+        # Times, versions and host names: most payloads and every callback.
+        assert plain_json({"at": "2026-12-03T19:44:56.708Z", "n": 3}) is not None
+        assert plain_json(["v1.2", "host.example"], sort_keys=True) is not None

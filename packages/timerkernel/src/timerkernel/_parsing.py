@@ -113,8 +113,12 @@ else:
 # outside printable ASCII (which the standard library may escape), any
 # escape, numbers with a fraction or an exponent (formatted differently for
 # some values), and null (which orjson also writes for NaN and infinities,
-# where the standard library refuses them).
-_NOT_PLAIN = re.compile(rb"[^\x20-\x7e]|[\\.]|[0-9][eE]|null")
+# where the standard library refuses them). Numbers and null are looked for
+# outside strings only, so that a time or a host name in a string (in most
+# payloads, and in every callback body) does not count; without escapes, a
+# string is all that lies between two quotes.
+_STRING = re.compile(rb'"[^"]*"')
+_NOT_PLAIN_OUTSIDE_STRINGS = re.compile(rb"[0-9][.eE]|null")
 
 
 def plain_json(value: Any, *, sort_keys: bool = False) -> bytes | None:
@@ -134,7 +138,13 @@ def plain_json(value: Any, *, sort_keys: bool = False) -> bytes | None:
     except TypeError:
         return None
 
-    return None if _NOT_PLAIN.search(text) else text
+    if not text.isascii() or b"\\" in text or b"\x7f" in text:
+        return None
+
+    if _NOT_PLAIN_OUTSIDE_STRINGS.search(_STRING.sub(b"", text)):
+        return None
+
+    return text
 
 
 def check_namespace(namespace: str) -> None:
