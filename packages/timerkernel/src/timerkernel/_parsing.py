@@ -134,7 +134,9 @@ def plain_json(value: Any, *, sort_keys: bool = False) -> bytes | None:
         return None
 
     try:
-        text = _orjson.dumps(value, option=_orjson.OPT_SORT_KEYS if sort_keys else 0)
+        text: bytes = _orjson.dumps(
+            value, option=_orjson.OPT_SORT_KEYS if sort_keys else 0
+        )
     except TypeError:
         return None
 
