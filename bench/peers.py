@@ -1,6 +1,7 @@
 """Measure two peers, APScheduler 3.x and procrastinate, on the benchmark's workload.
 
-    python bench/peers.py --peer apscheduler|procrastinate|all [--size quick] [--runs 1]
+    python bench/peers.py [--peer apscheduler,procrastinate,timerkernel]
+                          [--size quick] [--runs 1]
 
 ``bench/run.py`` measures our service; this module measures, with the same
 workload and the same receiver (``bench/receiver.py``, a separate process on
@@ -18,6 +19,11 @@ The peers, each in processes of its own so that they can be killed:
 - ``procrastinate``: procrastinate on a throwaway PostgreSQL node with the
   psycopg 3 connector, one worker process, and a client process that defers
   the jobs (``bench/peer_procrastinate.py``).
+
+The same steps measure ``timerkernel``, our kernel embedded in one process
+on a SQLite file (``bench/peer_timerkernel.py``): not a peer, but our
+service in the shape that compares like for like with APScheduler, jobs
+created in the process that fires them.
 
 Each job, when it runs, POSTs a callback body like our service's (namespace,
 id, fire_at, attempt, payload) to the receiver. The steps:
@@ -83,6 +89,8 @@ logger = logging.getLogger(__name__)
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results" / "peers.json"
 PEERS = ("apscheduler", "procrastinate")
+#: Our own service, embedded: measured as the peers are, reported as ours.
+EMBEDDED = "timerkernel"
 
 SIZES: dict[str, dict[str, int]] = {
     "quick": {
@@ -408,6 +416,85 @@ class APSchedulerPeer(Peer):
         }
 
 
+class TimerkernelPeer(Peer):
+    """Our kernel embedded in ``bench/peer_timerkernel.py``, on a SQLite file.
+
+    Not a peer: our service in the shape that compares like for like with
+    APScheduler (one process that creates and fires, in-process creates),
+    measured by the same steps.
+    """
+
+    name = EMBEDDED
+    single_concurrencies = (64,)
+    has_batch = True
+
+    def __init__(self, folder: Path, hook: str) -> None:
+        super().__init__(folder, hook)
+        self.store = folder / "timerkernel.db"
+        self._driver: Driver | None = None
+
+    @property
+    def driver(self) -> Driver:
+        if self._driver is None:
+            raise RuntimeError("the embedded kernel is not running")
+
+        return self._driver
+
+    def start(self) -> None:
+        self._driver = Driver(
+            [
+                sys.executable,
+                str(BENCH / "peer_timerkernel.py"),
+                "--store",
+                str(self.store),
+            ]
+        )
+
+    def create(self, batch: Batch, mode: str, concurrency: int) -> dict[str, float]:
+        return self.driver.call(
+            _create_timeout(batch.count),
+            op="create",
+            mode=mode,
+            concurrency=concurrency,
+            **batch.command(self.hook),
+        )
+
+    def create_for_setup(self, batch: Batch) -> dict[str, float]:
+        return self.create(batch, "batch", 0)
+
+    def unfinished(self, prefix: str) -> int:
+        status = self.driver.call(op="status", prefix=prefix)
+        return int(status["stored"]) + int(status["running"])
+
+    def last_finished(self, prefix: str) -> float | None:
+        finished = self.driver.call(op="status", prefix=prefix)["last_finished"]
+        return None if finished is None else float(finished)
+
+    def clear(self, prefixes: list[str]) -> None:
+        self.driver.call(_create_timeout(0), op="clear", prefixes=prefixes)
+
+    def kill(self) -> None:
+        self.driver.kill()
+
+    def restart(self) -> None:
+        self.start()
+
+    def stop(self) -> None:
+        if self._driver is not None:
+            self._driver.close()
+            self._driver = None
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "versions": _versions("timerkernel", "timerkernel-backends", "uvloop"),
+            "shape": "Kernel and Runner in one process, uvloop",
+            "store": "SQLite, WAL, synchronous=NORMAL (the backend's own settings)",
+            "dispatcher": "HttpDispatcher, the service's defaults",
+            "creates": "create_timer from 64 tasks; create_timers, 1,000 a call, "
+            "4 at once",
+        }
+
+
 class ProcrastinatePeer(Peer):
     """procrastinate on a throwaway PostgreSQL node, with one worker process."""
 
@@ -570,6 +657,9 @@ def make_peer(name: str, folder: Path, hook: str) -> Peer:
 
     if name == "procrastinate":
         return ProcrastinatePeer(folder, hook)
+
+    if name == EMBEDDED:
+        return TimerkernelPeer(folder, hook)
 
     raise ValueError(f"unknown peer {name!r}; choose from {', '.join(PEERS)}")
 
@@ -887,13 +977,20 @@ def _finite(value: Any) -> Any:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--peer", choices=[*PEERS, "all"], default="all")
+    parser.add_argument(
+        "--peer",
+        default="all",
+        help=f"comma-separated, from {', '.join([*PEERS, EMBEDDED])}; or all",
+    )
     parser.add_argument("--size", choices=sorted(SIZES), default="quick")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--output", type=Path, default=RESULTS)
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    names = list(PEERS) if arguments.peer == "all" else [arguments.peer]
+    names = [*PEERS, EMBEDDED] if arguments.peer == "all" else arguments.peer.split(",")
+    unknown = set(names) - {*PEERS, EMBEDDED}
+    if unknown:
+        parser.error(f"unknown peers: {', '.join(sorted(unknown))}")
 
     # Runs of the peers are interleaved, as run.py's shapes are.
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}

@@ -73,7 +73,11 @@ def cell(figures: dict[str, float] | None) -> str:
 
 
 def main_table(output: dict[str, Any]) -> str:
-    columns = {**output["summary"], **output.get("peers", {})}
+    columns = {
+        **output["summary"],
+        **output.get("embedded", {}),
+        **output.get("peers", {}),
+    }
     header = "| measure | unit | " + " | ".join(columns) + " |"
     rule = "| --- | --- |" + " ---: |" * len(columns)
     rows = [
@@ -85,12 +89,20 @@ def main_table(output: dict[str, Any]) -> str:
     meta = output["meta"]
     sizes = meta["sizes"]
     peer_sizes = meta.get("peer_sizes")
+    embedded = bool(output.get("embedded"))
     lines = [
         f"Measured {meta['date']} at commit `{meta['commit']}` on {meta['machine']}:"
         f" median of {meta['runs']} runs, min–max in brackets. Columns: `sqlite`"
         " is one `serve` on SQLite; `postgres-N` is one API process and N runner"
-        " processes on PostgreSQL; `apscheduler` is APScheduler 3 on SQLite,"
-        " `procrastinate` is procrastinate on PostgreSQL; all on the same two"
+        " processes on PostgreSQL;"
+        + (
+            " `timerkernel` is the kernel embedded in one process on SQLite,"
+            " measured by the peers' steps and sizes;"
+            if embedded
+            else ""
+        )
+        + " `apscheduler` is APScheduler 3 on SQLite, `procrastinate` is"
+        " procrastinate on PostgreSQL; all on the same two"
         f" cores. Sizes: {sizes['single']:,} single creates, {sizes['batch']:,}"
         f" batch creates, {sizes['sustained']:,} timers of sustained delivery,"
         f" {sizes['steady_seconds']} s at each fixed rate, a kill during"
@@ -98,9 +110,11 @@ def main_table(output: dict[str, Any]) -> str:
     ]
     if peer_sizes:
         lines.append(
-            f"The peers, slower by far, ran smaller sizes: {peer_sizes['single']:,}"
-            f" single creates, {peer_sizes['batch']:,} batch creates (procrastinate"
-            f" only), {peer_sizes['burst']:,} timers of sustained delivery,"
+            "The peers, slower by far,"
+            + (" and `timerkernel` with them" if embedded else "")
+            + f" ran smaller sizes: {peer_sizes['single']:,} single creates,"
+            f" {peer_sizes['batch']:,} batch creates (not APScheduler, which has no"
+            f" batch API), {peer_sizes['burst']:,} timers of sustained delivery,"
             f" {peer_sizes['steady_seconds']} s at each fixed rate, a kill during"
             f" {peer_sizes['kill_seconds']} s."
         )
@@ -157,8 +171,9 @@ def ratio_table(output: dict[str, Any]) -> str:
             continue
 
         fastest = max(known, key=lambda name: known[name])
+        ours_shapes = {**summary, **output.get("embedded", {})}
         ours = max(
-            (rate for found in summary.values() if (rate := _median(found, key))),
+            (rate for found in ours_shapes.values() if (rate := _median(found, key))),
             default=None,
         )
         add(
