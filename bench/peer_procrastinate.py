@@ -52,6 +52,8 @@ from procrastinate.job_context import JobContext
 from procrastinate.jobs import Job
 from procrastinate.tasks import Task
 
+from driven import answer_commands
+
 logger = logging.getLogger(__name__)
 
 #: Seconds a delivery may take before it counts as failed.
@@ -245,14 +247,7 @@ async def run_client(url: str, pool_size: int, apply_schema: bool) -> None:
 
         client = Client(app, task)
         print(json.dumps({"ready": True}), flush=True)
-        # One answer per command, until the driver closes stdin.
-        while line := await asyncio.to_thread(sys.stdin.readline):
-            try:
-                answer = await client.answer(json.loads(line))
-            except Exception as exc:
-                answer = {"error": f"{type(exc).__name__}: {exc}"}
-
-            print(json.dumps(answer), flush=True)
+        await answer_commands(client.answer)
 
 
 def main() -> int:

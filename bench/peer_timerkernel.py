@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import anyio.to_thread
 
+from driven import answer_commands
 from timerbackends import create_store
 from timerkernel import (
     Callback,
@@ -200,22 +200,10 @@ async def serve(store_path: Path) -> None:
     async with anyio.create_task_group() as group:
         await group.start(runner.run)
         print(json.dumps({"ready": True}), flush=True)
-        await _answer_commands(peer)
-        await runner.stop()
+        await answer_commands(peer.answer)
+        runner.stop()
 
     await kernel.close()
-
-
-async def _answer_commands(peer: Peer) -> None:
-    # Each line is read on a worker thread, so that the event loop keeps
-    # firing timers while it waits for the next command.
-    while line := await anyio.to_thread.run_sync(sys.stdin.readline):
-        try:
-            answer = await peer.answer(json.loads(line))
-        except Exception as exc:
-            answer = {"error": f"{type(exc).__name__}: {exc}"}
-
-        print(json.dumps(answer), flush=True)
 
 
 def main() -> int:

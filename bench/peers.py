@@ -335,37 +335,77 @@ class Peer(abc.ABC):
         """Return its versions and configuration, for the results file."""
 
 
-class APSchedulerPeer(Peer):
-    """APScheduler 3.x in ``bench/peer_apscheduler.py``, on a SQLite file."""
+class _OneProcessPeer(Peer):
+    """A peer in one driven process that creates and runs its jobs.
 
-    name = "apscheduler"
-    single_concurrencies = (1, 4, 16)
-    has_batch = False
-    pool = 10
+    Its driver script keeps its store in a SQLite file in the folder and
+    answers ``create``, ``status`` and ``clear``; killing the process kills
+    the peer, and a restart runs what the file still holds.
+    """
+
+    #: The driver script in this folder, and its store's file name.
+    script: str
+    store_name: str
 
     def __init__(self, folder: Path, hook: str) -> None:
         super().__init__(folder, hook)
-        self.store = folder / "apscheduler.db"
+        self.store = folder / self.store_name
         self._driver: Driver | None = None
 
     @property
     def driver(self) -> Driver:
         if self._driver is None:
-            raise RuntimeError("the APScheduler peer is not running")
+            raise RuntimeError(f"the {self.name} peer is not running")
 
         return self._driver
+
+    def options(self) -> list[str]:
+        """Return the driver script's arguments beyond ``--store``."""
+        return []
 
     def start(self) -> None:
         self._driver = Driver(
             [
                 sys.executable,
-                str(BENCH / "peer_apscheduler.py"),
+                str(BENCH / self.script),
                 "--store",
                 str(self.store),
-                "--pool",
-                str(self.pool),
+                *self.options(),
             ]
         )
+
+    def unfinished(self, prefix: str) -> int:
+        status = self.driver.call(op="status", prefix=prefix)
+        return int(status["stored"]) + int(status["running"])
+
+    def last_finished(self, prefix: str) -> float | None:
+        finished = self.driver.call(op="status", prefix=prefix)["last_finished"]
+        return None if finished is None else float(finished)
+
+    def kill(self) -> None:
+        self.driver.kill()
+
+    def restart(self) -> None:
+        self.start()
+
+    def stop(self) -> None:
+        if self._driver is not None:
+            self._driver.close()
+            self._driver = None
+
+
+class APSchedulerPeer(_OneProcessPeer):
+    """APScheduler 3.x in ``bench/peer_apscheduler.py``, on a SQLite file."""
+
+    name = "apscheduler"
+    single_concurrencies = (1, 4, 16)
+    has_batch = False
+    script = "peer_apscheduler.py"
+    store_name = "apscheduler.db"
+    pool = 10
+
+    def options(self) -> list[str]:
+        return ["--pool", str(self.pool)]
 
     def create(self, batch: Batch, mode: str, concurrency: int) -> dict[str, float]:
         if mode != "single":
@@ -381,28 +421,9 @@ class APSchedulerPeer(Peer):
     def create_for_setup(self, batch: Batch) -> dict[str, float]:
         return self.create(batch, "single", self.setup_concurrency)
 
-    def unfinished(self, prefix: str) -> int:
-        status = self.driver.call(op="status", prefix=prefix)
-        return int(status["stored"]) + int(status["running"])
-
-    def last_finished(self, prefix: str) -> float | None:
-        finished = self.driver.call(op="status", prefix=prefix)["last_finished"]
-        return None if finished is None else float(finished)
-
     def clear(self, prefixes: list[str]) -> None:
         # Only the pending jobs are left at this point: all of them go.
         self.driver.call(_create_timeout(0), op="clear")
-
-    def kill(self) -> None:
-        self.driver.kill()
-
-    def restart(self) -> None:
-        self.start()
-
-    def stop(self) -> None:
-        if self._driver is not None:
-            self._driver.close()
-            self._driver = None
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -416,7 +437,7 @@ class APSchedulerPeer(Peer):
         }
 
 
-class TimerkernelPeer(Peer):
+class TimerkernelPeer(_OneProcessPeer):
     """Our kernel embedded in ``bench/peer_timerkernel.py``, on a SQLite file.
 
     Not a peer: our service in the shape that compares like for like with
@@ -427,28 +448,8 @@ class TimerkernelPeer(Peer):
     name = EMBEDDED
     single_concurrencies = (64,)
     has_batch = True
-
-    def __init__(self, folder: Path, hook: str) -> None:
-        super().__init__(folder, hook)
-        self.store = folder / "timerkernel.db"
-        self._driver: Driver | None = None
-
-    @property
-    def driver(self) -> Driver:
-        if self._driver is None:
-            raise RuntimeError("the embedded kernel is not running")
-
-        return self._driver
-
-    def start(self) -> None:
-        self._driver = Driver(
-            [
-                sys.executable,
-                str(BENCH / "peer_timerkernel.py"),
-                "--store",
-                str(self.store),
-            ]
-        )
+    script = "peer_timerkernel.py"
+    store_name = "timerkernel.db"
 
     def create(self, batch: Batch, mode: str, concurrency: int) -> dict[str, float]:
         return self.driver.call(
@@ -462,27 +463,8 @@ class TimerkernelPeer(Peer):
     def create_for_setup(self, batch: Batch) -> dict[str, float]:
         return self.create(batch, "batch", 0)
 
-    def unfinished(self, prefix: str) -> int:
-        status = self.driver.call(op="status", prefix=prefix)
-        return int(status["stored"]) + int(status["running"])
-
-    def last_finished(self, prefix: str) -> float | None:
-        finished = self.driver.call(op="status", prefix=prefix)["last_finished"]
-        return None if finished is None else float(finished)
-
     def clear(self, prefixes: list[str]) -> None:
         self.driver.call(_create_timeout(0), op="clear", prefixes=prefixes)
-
-    def kill(self) -> None:
-        self.driver.kill()
-
-    def restart(self) -> None:
-        self.start()
-
-    def stop(self) -> None:
-        if self._driver is not None:
-            self._driver.close()
-            self._driver = None
 
     def describe(self) -> dict[str, Any]:
         return {
