@@ -44,6 +44,8 @@ BENCH_REQUIREMENTS = [
     "psycopg[binary,pool]>=3.2",
 ]
 SERVER_TESTS = "packages/timerserver/tests"
+# The backends the server's suite runs on again, after SQLite.
+SERVER_STORAGES = ["postgres", "cassandra", "mongodb"]
 TEST_FOLDERS = [
     "packages/timerkernel/tests",
     "packages/backends/tests",
@@ -93,23 +95,27 @@ def typecheck(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Run every package's tests; arguments after -- go to pytest.
 
-    The server's black-box suite then runs a second time with every server
-    on PostgreSQL, which the tests start themselves (and install, as root,
-    where it is missing). Tests marked ``postgres`` bring their own
-    PostgreSQL whatever the pass, so they run in the first one only.
+    The first pass runs the store conformance suite on every backend, each
+    on a server the tests start themselves (PostgreSQL, installed as root
+    where it is missing; Cassandra from Maven Central; FerretDB built from
+    the Go module proxy). The server's black-box suite then runs again with
+    every server on PostgreSQL, on Cassandra and on MongoDB (FerretDB).
+    Tests marked with a backend bring their own server whatever the pass,
+    so they run in the first one only.
     """
     install_packages(session, *TEST_REQUIREMENTS)
     session.run("pytest", *TEST_FOLDERS, *session.posargs)
-    session.run(
-        "pytest",
-        SERVER_TESTS,
-        "-m",
-        "not postgres",
-        *session.posargs,
-        env={"TIMERSERVER_TEST_STORAGE": "postgres"},
-        # Arguments meant for the first pass may select nothing here.
-        success_codes=[0, 5],
-    )
+    for storage in SERVER_STORAGES:
+        session.run(
+            "pytest",
+            SERVER_TESTS,
+            "-m",
+            "not postgres",
+            *session.posargs,
+            env={"TIMERSERVER_TEST_STORAGE": storage},
+            # Arguments meant for the first pass may select nothing here.
+            success_codes=[0, 5],
+        )
 
 
 @nox.session

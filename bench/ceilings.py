@@ -71,7 +71,7 @@ from run import (
     wait_ready,
 )
 from timerbackends import create_store
-from timerbackends.sql._rows import timer_to_row
+from timerbackends._rows import timer_to_row
 from timerbackends.sql._schema import TIMER_COLUMNS
 from timerkernel import (
     Kernel,

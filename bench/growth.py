@@ -88,8 +88,8 @@ from ceilings import (
 )
 from run import ROOT, free_port, lateness_summary, percentile, spread, stop_process
 from timerbackends import create_store
+from timerbackends._rows import timer_to_row
 from timerbackends.sql._queries import due_statement, keys_match
-from timerbackends.sql._rows import timer_to_row
 from timerbackends.sql._schema import TIMER_COLUMNS
 from timerkernel import DueTimer, RunnerSettings, shard_of
 

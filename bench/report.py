@@ -94,7 +94,8 @@ def main_table(output: dict[str, Any]) -> str:
         f"Measured {meta['date']} at commit `{meta['commit']}` on {meta['machine']}:"
         f" median of {meta['runs']} runs, min–max in brackets. Columns: `sqlite`"
         " is one `serve` on SQLite; `postgres-N` is one API process and N runner"
-        " processes on PostgreSQL;"
+        " processes on PostgreSQL; `cassandra-N` and `mongodb-N` the same on a"
+        " one-node Cassandra and on FerretDB (the MongoDB protocol, on PostgreSQL);"
         + (
             " `timerkernel` is the kernel embedded in one process on SQLite,"
             " measured by the peers' steps and sizes;"

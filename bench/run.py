@@ -8,7 +8,9 @@ Each run starts everything itself on 127.0.0.1: a webhook receiver
 (``bench/receiver.py``) in a separate process, and the service in one of
 these shapes: ``sqlite``, one ``timerserver serve`` on a fresh SQLite file;
 ``postgres-N``, a throwaway PostgreSQL node, one ``serve --no-runner`` and N
-``timerserver runner`` processes. For each it measures:
+``timerserver runner`` processes; ``cassandra-N`` and ``mongodb-N``, the same
+on a one-node Cassandra or on FerretDB (the MongoDB protocol on PostgreSQL). For
+each it measures:
 
 1. single creates: 64 concurrent keep-alive clients, one timer per request;
 2. batch creates: ``:batchCreate`` with 1,000 timers per request;
@@ -106,8 +108,9 @@ class Services:
     """The processes of one run: receiver, API server, runners, database.
 
     *shape* is ``sqlite`` (one ``serve`` with its runner on a SQLite file) or
-    ``postgres-N`` (a throwaway PostgreSQL node, one ``serve --no-runner``
-    and N ``runner`` processes).
+    ``<database>-N``: a throwaway database server (``postgres``,
+    ``cassandra`` or ``mongodb``: PostgreSQL, a one-node Cassandra, FerretDB
+    on PostgreSQL), one ``serve --no-runner`` and N ``runner`` processes.
     """
 
     def __init__(self, folder: Path, shape: str) -> None:
@@ -119,7 +122,8 @@ class Services:
         self.base = f"http://127.0.0.1:{self.api_port}"
         self.hook = f"http://127.0.0.1:{self.receiver_port}/hook"
         self.receiver: subprocess.Popen[bytes] | None = None
-        self.postgres: Any = None
+        # The database server of the shape, if it has one.
+        self.database: Any = None
         self.storage = ""
         # The API process, then the runners; for sqlite, one process is both.
         self.api: subprocess.Popen[bytes] | None = None
@@ -149,19 +153,15 @@ class Services:
             self.runners = [self.api]
             return
 
-        from timerbackends.testing.postgres import PostgresServer
-
-        count = int(self.shape.removeprefix("postgres-"))
-        self.postgres = PostgresServer(self.folder / "postgres")
-        self.postgres.start()
-        self.storage = self.postgres.url
+        family, _, count = self.shape.partition("-")
+        self.database, self.storage = _database(family, self.folder)
         subprocess.run(
             [sys.executable, "-m", "timerserver", "migrate", "--storage", self.storage],
             check=True,
             capture_output=True,
         )
         self.api = self._serve("--no-runner")
-        self.runners = [self._runner() for _ in range(count)]
+        self.runners = [self._runner() for _ in range(int(count))]
 
     def _serve(self, *extra: str) -> subprocess.Popen[bytes]:
         return self._timerserver(
@@ -192,14 +192,37 @@ class Services:
                 process.send_signal(signal.SIGTERM)
                 process.wait(timeout=60)
 
-        if self.postgres is not None:
-            self.postgres.destroy()
+        if self.database is not None:
+            self.database.destroy()
 
         if not self.received_file.exists():
             return []
 
         received: list[list[Any]] = json.loads(self.received_file.read_text())
         return received
+
+
+def _database(family: str, folder: Path) -> tuple[Any, str]:
+    """Start the throwaway database server of *family*; return it and its URL."""
+    if family == "postgres":
+        from timerbackends.testing.postgres import PostgresServer
+
+        postgres = PostgresServer(folder / "postgres").start()
+        return postgres, postgres.url
+
+    if family == "cassandra":
+        from timerbackends.testing.cassandra import CassandraNode
+
+        node = CassandraNode(folder / "cassandra").start()
+        return node, node.url_for("timers")
+
+    if family == "mongodb":
+        from timerbackends.testing.ferretdb import FerretDBServer
+
+        ferretdb = FerretDBServer(folder / "ferretdb").start()
+        return ferretdb, ferretdb.url_for("timers")
+
+    raise ValueError(f"no shape of database {family!r}")
 
 
 async def wait_ready(session: aiohttp.ClientSession, base: str) -> None:
@@ -597,7 +620,14 @@ def summarise_peer(runs: list[dict[str, float]]) -> dict[str, Any]:
     return summary
 
 
-SHAPES = ["sqlite", "postgres-1", "postgres-2", "postgres-4"]
+SHAPES = [
+    "sqlite",
+    "postgres-1",
+    "postgres-2",
+    "postgres-4",
+    "cassandra-1",
+    "mongodb-1",
+]
 SIZES = {
     "full": {
         "single": 20_000,

@@ -9,6 +9,13 @@ The ``postgres`` backend runs on one PostgreSQL server for the session
 of its own for each test's directory, emptied when the test ends. Without
 PostgreSQL (and no way to install it) those tests are skipped, except on CI
 (``CI=true``), where they fail.
+
+The ``cassandra`` backend runs likewise on one Cassandra node for the
+session (:class:`~timerbackends.testing.cassandra.CassandraNode`), with a
+keyspace of its own for each test's directory, truncated when the test ends.
+The ``mongodb`` backend runs on one FerretDB server (the MongoDB wire
+protocol, on a PostgreSQL server of its own), with a database per test,
+dropped at its end.
 """
 
 from __future__ import annotations
@@ -20,8 +27,14 @@ from pathlib import Path
 import pytest
 
 from backend_support import SHARDS, Backend
+from cassandra_support import CASSANDRA, require_cassandra
+from mongo_support import MONGO, require_ferretdb
 from postgres_support import require_postgres
+from timerbackends.cassandra import CassandraStore
+from timerbackends.mongodb import MongoStore
 from timerbackends.sql import SQLAlchemyStore
+from timerbackends.testing.cassandra import CassandraNode
+from timerbackends.testing.ferretdb import FerretDBServer
 from timerbackends.testing.postgres import PostgresServer
 from timerkernel import MemoryStore
 from timerkernel.abc import Store
@@ -88,10 +101,20 @@ def _postgres(directory: Path) -> Store:
     return SQLAlchemyStore(POSTGRES.url_for(directory))
 
 
+def _cassandra(directory: Path) -> Store:
+    return CassandraStore(CASSANDRA.url_for(directory))
+
+
+def _mongodb(directory: Path) -> Store:
+    return MongoStore(MONGO.url_for(directory))
+
+
 BACKENDS = (
     Backend("memory", lambda _directory: MemoryStore(), durable=False),
     Backend("sqlite", _sqlite, durable=True),
     Backend("postgres", _postgres, durable=True, marks=(pytest.mark.postgres,)),
+    Backend("cassandra", _cassandra, durable=True, marks=(pytest.mark.cassandra,)),
+    Backend("mongodb", _mongodb, durable=True, marks=(pytest.mark.mongodb,)),
 )
 
 
@@ -112,6 +135,65 @@ def postgres_server(
         yield server
     finally:
         server.destroy()
+
+
+@pytest.fixture(scope="session")
+def cassandra_node(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[CassandraNode]:
+    """A one-node Cassandra of the session's own, removed at its end."""
+    require_cassandra()
+    node = CassandraNode(tmp_path_factory.mktemp("cassandra"))
+    try:
+        node.start()
+        CASSANDRA.attach(node)
+        yield node
+    finally:
+        CASSANDRA.close()
+        node.destroy()
+
+
+@pytest.fixture(autouse=True)
+def _cassandra_keyspaces(request: pytest.FixtureRequest) -> Iterator[None]:
+    # Only tests marked cassandra start the node (or skip without it).
+    if request.node.get_closest_marker("cassandra") is None:
+        yield
+        return
+
+    request.getfixturevalue("cassandra_node")
+    try:
+        yield
+    finally:
+        CASSANDRA.release_all()
+
+
+@pytest.fixture(scope="session")
+def ferretdb_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[FerretDBServer]:
+    """A FerretDB server of the session's own, removed at its end."""
+    require_ferretdb()
+    server = FerretDBServer(tmp_path_factory.mktemp("ferretdb"))
+    try:
+        server.start()
+        MONGO.server = server
+        yield server
+    finally:
+        MONGO.close()
+        server.destroy()
+
+
+@pytest.fixture(autouse=True)
+def _mongo_databases(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.node.get_closest_marker("mongodb") is None:
+        yield
+        return
+
+    request.getfixturevalue("ferretdb_server")
+    try:
+        yield
+    finally:
+        MONGO.release_all()
 
 
 @pytest.fixture(autouse=True)

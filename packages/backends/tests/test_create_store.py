@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cassandra import ConsistencyLevel
 
 import timerbackends
 import timerbackends.sql
 from timerbackends import create_store
+from timerbackends.cassandra import CassandraStore
+from timerbackends.mongodb import MongoStore
 from timerbackends.sql import SQLAlchemyStore
 from timerkernel import MemoryStore
 
@@ -55,18 +58,65 @@ def test_postgresql_urls_give_the_sql_store_with_its_options(url: str) -> None:
     assert store._engines.readers.url.drivername == "postgresql+asyncpg"
 
 
+def test_cassandra_url_gives_the_cassandra_store() -> None:
+    store = create_store(
+        "cassandra://u:secret@db1,db2:9043/Timers?consistency=quorum",
+        request_timeout=3,
+    )
+
+    assert isinstance(store, CassandraStore)
+    assert store.keyspace == "timers"
+    assert (store._hosts, store._port) == (["db1", "db2"], 9043)
+    assert store._credentials == ("u", "secret")
+    assert store._consistency == ConsistencyLevel.QUORUM
+    assert store._serial == ConsistencyLevel.LOCAL_SERIAL
+    assert store._timeout == 3
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        pytest.param("cassandra://db/", "no keyspace", id="no-keyspace"),
+        pytest.param("cassandra://db/a-b", "not a name", id="bad-keyspace"),
+        pytest.param("cassandra://db:x/ks", "not a port", id="bad-port"),
+        pytest.param("cassandra://db/ks?consistency=MOST", "consistency", id="level"),
+        pytest.param("cassandra://db/ks?colour=red", "unknown", id="option"),
+        pytest.param("cassandra://db/ks?request_timeout=soon", "number", id="nan"),
+        pytest.param("mongodb://db:27017", "no usable database", id="no-database"),
+    ],
+)
+def test_malformed_urls_of_the_other_stores(url: str, words: str) -> None:
+    with pytest.raises(ValueError, match=words):
+        create_store(url)
+
+
+def test_mongodb_url_gives_the_mongodb_store() -> None:
+    store = create_store("mongodb://u:secret@db:27017/timers?w=majority", timeout=4)
+
+    assert isinstance(store, MongoStore)
+    assert store._name == "timers"
+
+
+def test_the_other_stores_name_the_options_they_take() -> None:
+    with pytest.raises(ValueError, match="request_timeout"):
+        create_store("cassandra://db/ks", pool_size=3)
+
+    with pytest.raises(ValueError, match="timeout"):
+        create_store("mongodb://db/ks", pool_size=3)
+
+
 @pytest.mark.parametrize(
     "url",
     [
-        pytest.param("cassandra://db1,db2:9042/timers", id="cassandra"),
-        pytest.param("mongodb://u:secret@db:27017/timers", id="mongodb"),
-        pytest.param("ftp://files", id="unknown"),
+        pytest.param("redis://u:secret@db:6379/0", id="unknown"),
         pytest.param("timers.db", id="no-scheme"),
     ],
 )
 def test_unsupported_schemes_are_named_with_the_supported_ones(url: str) -> None:
     with pytest.raises(
-        ValueError, match="supported: memory://, sqlite://, postgresql://, postgres://"
+        ValueError,
+        match="supported: memory://, sqlite://, postgresql://, postgres://, "
+        "cassandra://, mongodb://",
     ) as caught:
         create_store(url)
 

@@ -4,9 +4,11 @@ Everything here talks over real sockets on 127.0.0.1 only, and every wait
 has a deadline.
 
 Each server stores its timers in SQLite, in a file of its own, unless the
-environment variable ``TIMERSERVER_TEST_STORAGE`` is ``postgres``: then each
-one gets a database of its own on a PostgreSQL server that the test session
-starts (see :class:`PostgresStorage`), and the whole suite runs again on it.
+environment variable ``TIMERSERVER_TEST_STORAGE`` names another backend:
+``postgres``, ``cassandra`` or ``mongodb``. Then each server gets a
+database (a keyspace, on Cassandra) of its own on a server that the test
+session starts (see :class:`PostgresStorage`, :class:`CassandraStorage`,
+:class:`MongoStorage`), and the whole suite runs again on it.
 """
 
 from __future__ import annotations
@@ -36,6 +38,17 @@ import httpx
 import pytest
 import uvicorn
 
+from timerbackends.testing.cassandra import (
+    CassandraNode,
+    CassandraNotFound,
+    ensure_cassandra_jars,
+    find_java,
+)
+from timerbackends.testing.ferretdb import (
+    FerretDBNotFound,
+    FerretDBServer,
+    ensure_ferretdb,
+)
 from timerbackends.testing.postgres import (
     PostgresNotFound,
     PostgresServer,
@@ -51,9 +64,9 @@ SMALL_BODY_LIMIT = 64 * 1024
 
 UTC_MILLIS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 
-#: What the suite's servers store their timers in: ``sqlite`` or ``postgres``.
+#: What the suite's servers store their timers in: one of STORAGE_KINDS.
 STORAGE_KIND = os.environ.get("TIMERSERVER_TEST_STORAGE", "sqlite")
-STORAGE_KINDS = ("sqlite", "postgres")
+STORAGE_KINDS = ("sqlite", "postgres", "cassandra", "mongodb")
 
 T = TypeVar("T")
 
@@ -197,15 +210,38 @@ def etag_version(response: httpx.Response) -> int:
 # -- storage ------------------------------------------------------------------
 
 
+def _unavailable(what: str, exc: Exception) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{what} is needed on CI: {exc}")
+
+    pytest.skip(f"{what} is not available: {exc}")
+
+
 def require_postgres() -> None:
     """Skip the test if PostgreSQL cannot be had; on CI, fail it instead."""
     try:
         ensure_postgres_bin()
     except PostgresNotFound as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is needed on CI: {exc}")
+        _unavailable("PostgreSQL", exc)
 
-        pytest.skip(f"PostgreSQL is not available: {exc}")
+
+def require_cassandra() -> None:
+    """Skip the test if Cassandra cannot be had; on CI, fail it instead."""
+    try:
+        if find_java() is None:
+            raise CassandraNotFound("no Java 11 or 17 was found")
+
+        ensure_cassandra_jars()
+    except CassandraNotFound as exc:
+        _unavailable("Cassandra", exc)
+
+
+def require_ferretdb() -> None:
+    """Skip the test if FerretDB cannot be had; on CI, fail it instead."""
+    try:
+        ensure_ferretdb()
+    except FerretDBNotFound as exc:
+        _unavailable("FerretDB", exc)
 
 
 class PostgresStorage:
@@ -243,13 +279,147 @@ class PostgresStorage:
         return {str(name) for (name,) in rows}
 
 
+class CassandraStorage:
+    """The session's Cassandra node, with a keyspace for each directory.
+
+    Making a keyspace's tables takes seconds, so a dropped keyspace is
+    truncated instead, the record of its migrations included, and handed to
+    a later directory: to a server it is an empty, unmigrated keyspace.
+    """
+
+    def __init__(self) -> None:
+        self.node: CassandraNode | None = None
+        self._keyspaces: dict[Path, str] = {}
+        self._free: list[str] = []
+        self._made = 0
+        self._session: Any = None
+
+    def url_for(self, directory: Path) -> str:
+        if self.node is None:
+            raise RuntimeError("Cassandra storage is used outside its session")
+
+        name = self._keyspaces.get(directory)
+        if name is None:
+            if self._free:
+                name = self._free.pop()
+            else:
+                self._made += 1
+                name = f"server_{self._made}"
+
+            self._keyspaces[directory] = name
+
+        return self.node.url_for(name)
+
+    def _execute(self, statement: str, *values: Any) -> list[Any]:
+        if self._session is None:
+            from cassandra.cluster import Cluster
+
+            assert self.node is not None
+            cluster = Cluster([LOOPBACK], port=self.node.port, protocol_version=4)
+            self._session = cluster.connect()
+
+        return list(self._session.execute(statement, values or None))
+
+    def _table_names(self, keyspace: str) -> set[str]:
+        rows = self._execute(
+            "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s",
+            keyspace,
+        )
+        return {row.table_name for row in rows}
+
+    def drop(self, directory: Path) -> None:
+        name = self._keyspaces.pop(directory, None)
+        if name is None or self.node is None:
+            return
+
+        for table in self._table_names(name):
+            self._execute(f"TRUNCATE {name}.{table}")
+
+        self._free.append(name)
+
+    def tables(self, url: str) -> set[str]:
+        keyspace = url.rsplit("/", 1)[1]
+        names = self._table_names(keyspace)
+        if "schema_version" not in names or not self._execute(
+            f"SELECT version FROM {keyspace}.schema_version WHERE scope = 'applied'"
+        ):
+            # Truncated for reuse: as good as never made.
+            return set()
+
+        return names
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.cluster.shutdown()
+            self._session = None
+
+
+class MongoStorage:
+    """The session's FerretDB server, with a database for each directory."""
+
+    def __init__(self) -> None:
+        self.server: FerretDBServer | None = None
+        self._databases: dict[Path, str] = {}
+        self._made = 0
+        self._client: Any = None
+
+    def url_for(self, directory: Path) -> str:
+        if self.server is None:
+            raise RuntimeError("MongoDB storage is used outside its session")
+
+        name = self._databases.get(directory)
+        if name is None:
+            self._made += 1
+            name = self._databases[directory] = f"server_{self._made}"
+
+        return self.server.url_for(name)
+
+    def _connected(self) -> Any:
+        if self._client is None:
+            from pymongo import MongoClient
+
+            assert self.server is not None
+            self._client = MongoClient(self.server.url_for("admin"))
+
+        return self._client
+
+    def drop(self, directory: Path) -> None:
+        name = self._databases.pop(directory, None)
+        if name is not None and self.server is not None:
+            self._connected().drop_database(name)
+
+    def tables(self, url: str) -> set[str]:
+        name = url.rsplit("/", 1)[1]
+        return set(self._connected()[name].list_collection_names())
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
 POSTGRES_STORAGE = PostgresStorage()
+CASSANDRA_STORAGE = CassandraStorage()
+MONGO_STORAGE = MongoStorage()
+
+
+def drop_storage(directory: Path) -> None:
+    """Give up *directory*'s database, if the suite's backend made one."""
+    POSTGRES_STORAGE.drop(directory)
+    CASSANDRA_STORAGE.drop(directory)
+    MONGO_STORAGE.drop(directory)
 
 
 def storage_for(directory: Path) -> str:
     """A storage URL of *directory*'s own, of the kind the suite runs on."""
     if STORAGE_KIND == "postgres":
         return POSTGRES_STORAGE.url_for(directory)
+
+    if STORAGE_KIND == "cassandra":
+        return CASSANDRA_STORAGE.url_for(directory)
+
+    if STORAGE_KIND == "mongodb":
+        return MONGO_STORAGE.url_for(directory)
 
     directory.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{directory / 'timers.db'}"
@@ -267,6 +437,12 @@ def tables_in(storage: str) -> set[str]:
                 "SELECT name FROM sqlite_master WHERE type = 'table'"
             )
             return {name for (name,) in rows}
+
+    if storage.startswith("cassandra://"):
+        return CASSANDRA_STORAGE.tables(storage)
+
+    if storage.startswith("mongodb://"):
+        return MONGO_STORAGE.tables(storage)
 
     return POSTGRES_STORAGE.tables(storage)
 

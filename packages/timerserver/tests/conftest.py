@@ -1,7 +1,8 @@
 """Fixtures: real server processes, a real webhook receiver, an HTTP client.
 
-With ``TIMERSERVER_TEST_STORAGE=postgres`` the session starts a PostgreSQL
-server first, and every server process gets a database of its own on it.
+With ``TIMERSERVER_TEST_STORAGE=postgres`` (or ``cassandra``, ``mongodb``) the
+session starts that database server first, and every server process gets a
+database of its own on it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import httpx
 import pytest
 
 from blackbox import (
+    CASSANDRA_STORAGE,
+    MONGO_STORAGE,
     POSTGRES_STORAGE,
     SIGNING_SECRET,
     SMALL_BODY_LIMIT,
@@ -24,9 +27,14 @@ from blackbox import (
     ServerFactory,
     ServerProcess,
     WebhookServer,
+    drop_storage,
     namespace_for,
+    require_cassandra,
+    require_ferretdb,
     require_postgres,
 )
+from timerbackends.testing.cassandra import CassandraNode
+from timerbackends.testing.ferretdb import FerretDBServer
 from timerbackends.testing.postgres import PostgresServer
 
 if STORAGE_KIND not in STORAGE_KINDS:
@@ -43,7 +51,33 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="session", autouse=True)
 def storage_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """The PostgreSQL server of the session, when the suite runs on PostgreSQL."""
+    """The database server of the session, when the suite runs on one."""
+    if STORAGE_KIND == "cassandra":
+        require_cassandra()
+        node = CassandraNode(tmp_path_factory.mktemp("cassandra"))
+        try:
+            node.start()
+            CASSANDRA_STORAGE.node = node
+            yield
+        finally:
+            CASSANDRA_STORAGE.close()
+            CASSANDRA_STORAGE.node = None
+            node.destroy()
+        return
+
+    if STORAGE_KIND == "mongodb":
+        require_ferretdb()
+        server = FerretDBServer(tmp_path_factory.mktemp("ferretdb"))
+        try:
+            server.start()
+            MONGO_STORAGE.server = server
+            yield
+        finally:
+            MONGO_STORAGE.close()
+            MONGO_STORAGE.server = None
+            server.destroy()
+        return
+
     if STORAGE_KIND != "postgres":
         yield
         return
@@ -124,7 +158,7 @@ def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
             process.stop(timeout=10)
         finally:
             process.kill()
-            POSTGRES_STORAGE.drop(process.workdir)
+            drop_storage(process.workdir)
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,14 @@ from timerkernel.abc import Store
 
 __all__ = ["SUPPORTED_SCHEMES", "create_store"]
 
-SUPPORTED_SCHEMES = ("memory", "sqlite", "postgresql", "postgres")
+SUPPORTED_SCHEMES = (
+    "memory",
+    "sqlite",
+    "postgresql",
+    "postgres",
+    "cassandra",
+    "mongodb",
+)
 """URL schemes :func:`create_store` accepts."""
 
 
@@ -26,7 +33,11 @@ def create_store(url: str, **options: Any) -> Store:
     ``postgresql://user:password@host:port/database`` (or ``postgres://``)
     give a :class:`~timerbackends.sql.SQLAlchemyStore`, which takes
     *options* (``pool_size``, ``max_overflow``, ``pool_timeout``,
-    ``busy_timeout``, ``max_batch``).
+    ``busy_timeout``, ``max_batch``). ``cassandra://host1,host2:port/keyspace``
+    gives a :class:`~timerbackends.cassandra.CassandraStore` and
+    ``mongodb://host:port/database`` a
+    :class:`~timerbackends.mongodb.MongoStore`; their options are in their
+    URLs' queries.
 
     :raises ValueError: if the scheme is not supported, or a store that
         takes no options is given some.
@@ -47,10 +58,38 @@ def create_store(url: str, **options: Any) -> Store:
 
         return MemoryStore()
 
-    # Imported here so that the memory store does not load SQLAlchemy.
+    # Imported here, so that each store loads only its own driver.
+    if family == "cassandra":
+        from .cassandra import CassandraStore
+
+        return CassandraStore(url, **_only_known(family, options, _CASSANDRA_OPTIONS))
+
+    if family == "mongodb":
+        from .mongodb import MongoStore
+
+        return MongoStore(url, **_only_known(family, options, _MONGODB_OPTIONS))
+
     from .sql import SQLAlchemyStore
 
     return SQLAlchemyStore(url, **options)
+
+
+# What the server's settings may pass; the rest are URL options.
+_CASSANDRA_OPTIONS = frozenset({"request_timeout", "concurrency"})
+_MONGODB_OPTIONS = frozenset({"timeout"})
+
+
+def _only_known(
+    family: str, options: dict[str, Any], known: frozenset[str]
+) -> dict[str, Any]:
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ValueError(
+            f"the {family} store takes no options {', '.join(unknown)}; "
+            f"it takes {', '.join(sorted(known))} and the options of its URL"
+        )
+
+    return options
 
 
 def _scheme_of(url: str) -> str:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from timerkernel import TimerQuery, to_millis
 
-from ._rows import STATE_COLUMNS, floor_millis
+from .._rows import STATE_COLUMNS, floor_millis
 from ._schema import ATTEMPT_COLUMNS, ATTEMPTS, TIMER_COLUMNS, TIMERS
 
 # Written into the SQL rather than bound: SQLite uses a partial index only

@@ -51,6 +51,17 @@ from timerkernel import (
 )
 from timerkernel.abc import Store
 
+from .._rows import (
+    attempt_from_row,
+    attempt_to_row,
+    changed_columns,
+    floor_millis,
+    from_micros,
+    state_of,
+    timer_from_row,
+    timer_to_row,
+    to_micros,
+)
 from ._dialects import dialect_for
 from ._errors import translate, translated
 from ._groupcommit import GroupCommit, Write
@@ -72,17 +83,6 @@ from ._queries import (
     list_conditions,
     select_by_ids,
     select_by_key_arrays,
-)
-from ._rows import (
-    attempt_from_row,
-    attempt_to_row,
-    changed_columns,
-    floor_millis,
-    from_micros,
-    state_of,
-    timer_from_row,
-    timer_to_row,
-    to_micros,
 )
 from ._schema import (
     ATTEMPTS,

@@ -1,6 +1,9 @@
-"""Timers and attempts to table rows and back.
+"""Timers and attempts to rows and back, for every store of this package.
 
-Callback and retry policy have a column per field, so that reading a timer
+The SQL tables, the Cassandra tables and the MongoDB documents hold the
+same columns under the same names (:data:`TIMER_COLUMN_NAMES`,
+:data:`ATTEMPT_COLUMN_NAMES`). Callback and retry policy have a column per
+field, so that reading a timer
 parses JSON only for the headers and the payload. A store must give a timer
 back equal to what it was given: JSON keeps ints as ints and writes floats
 with ``repr``, which reads back to the same float, and every time is whole
@@ -28,6 +31,55 @@ from timerkernel import (
     encode_json,
     from_millis,
     to_millis,
+)
+
+#: Every column of a timer, in the order :func:`timer_from_row` reads them.
+TIMER_COLUMN_NAMES = (
+    "namespace",
+    "id",
+    "shard",
+    "version",
+    "status",
+    "fire_at",
+    "next_attempt_at",
+    "attempts",
+    "attempt_seq",
+    "first_attempt_at",
+    "created_at",
+    "updated_at",
+    "executed_at",
+    "initial_fire_at",
+    "definition_digest",
+    "callback_url",
+    "callback_timeout",
+    "callback_headers",
+    "payload",
+    "max_attempts",
+    "initial_interval",
+    "backoff_coefficient",
+    "max_interval",
+    "max_duration",
+    "error_at",
+    "error_kind",
+    "error_message",
+    "error_status",
+)
+
+#: Every column of an attempt, in the order :func:`attempt_from_row` reads.
+ATTEMPT_COLUMN_NAMES = (
+    "namespace",
+    "timer_id",
+    "seq",
+    "attempt",
+    "fire_at",
+    "started_at",
+    "duration_ms",
+    "outcome",
+    "status_code",
+    "error_at",
+    "error_kind",
+    "error_message",
+    "error_status",
 )
 
 _EPOCH = from_millis(0)
@@ -208,7 +260,7 @@ def state_of(timer: Timer) -> dict[str, Any]:
 
 
 def timer_from_row(row: Sequence[Any]) -> Timer:
-    """Return the timer of a row selected with ``TIMER_COLUMNS``."""
+    """Return the timer of a row of :data:`TIMER_COLUMN_NAMES`, in order."""
     (
         namespace,
         timer_id,
@@ -285,7 +337,7 @@ def attempt_to_row(namespace: str, timer_id: str, attempt: Attempt) -> dict[str,
 
 
 def attempt_from_row(row: Sequence[Any]) -> Attempt:
-    """Return the attempt of a row selected with ``ATTEMPT_COLUMNS``."""
+    """Return the attempt of a row of :data:`ATTEMPT_COLUMN_NAMES`, in order."""
     (
         _namespace,
         _timer_id,
