@@ -301,6 +301,15 @@ def write(output: dict[str, Any]) -> None:
     plot(output, PLOT)
 
 
+def write_section(output: dict[str, Any], name: str) -> None:
+    """Write the table of a run of some shapes alone to the block *name*."""
+    text = DOCUMENT.read_text()
+    if f"<!-- {name}:start -->" not in text:
+        raise ValueError(f"docs/performance.md has no block named {name!r}")
+
+    DOCUMENT.write_text(replace_block(text, name, lambda _: main_table(output)))
+
+
 def plot(output: dict[str, Any], path: Path) -> None:
     """Lateness over time at 90% of each shape's rate, and deliveries per second."""
     import matplotlib

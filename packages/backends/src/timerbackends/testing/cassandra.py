@@ -21,21 +21,19 @@ Every wait here has a deadline, and only the loopback address is used.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import re
 import shutil
-import signal
 import socket
 import struct
 import subprocess
 import sys
 import textwrap
-import time
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
+from typing import Self
+
+from ._process import LOOPBACK, LocalServer, free_port, run_in_foreground
 
 __all__ = [
     "CASSANDRA_VERSION",
@@ -46,13 +44,10 @@ __all__ = [
     "find_java",
 ]
 
-LOOPBACK = "127.0.0.1"
-
 #: The release run: 5.0 is the first to support Java 17.
 CASSANDRA_VERSION = "5.0.9"
 
 START_TIMEOUT = 240.0
-STOP_TIMEOUT = 60.0
 FETCH_TIMEOUT = 900.0
 
 #: Heap of the node: enough for the tests' few tables and small writes.
@@ -274,21 +269,7 @@ def cql_ready(port: int, *, timeout: float = 2.0) -> bool:
 # -- the node -------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _terminate(process: subprocess.Popen[bytes]) -> None:
-    """Stop a node that was left running (at exit, or when garbage collected)."""
-    if process.poll() is None:
-        process.kill()
-        process.wait(timeout=STOP_TIMEOUT)
-
-
-class CassandraNode:
+class CassandraNode(LocalServer):
     """A one-node Cassandra cluster of its own, for tests and benchmarks.
 
     The first :meth:`start` writes ``directory/conf`` and keeps the data in
@@ -306,24 +287,10 @@ class CassandraNode:
     def __init__(
         self, directory: Path, *, port: int | None = None, heap: str = HEAP
     ) -> None:
-        self.directory = Path(directory).absolute()
+        super().__init__(directory, "Cassandra")
         self.port = port
         self.heap = heap
         self._storage_port: int | None = None
-        self._process: subprocess.Popen[bytes] | None = None
-        self._finalizer: (
-            weakref.finalize[[subprocess.Popen[bytes]], CassandraNode] | None
-        ) = None
-
-    @property
-    def log_path(self) -> Path:
-        """The node's log file (its standard output and error)."""
-        return self.directory / "cassandra.log"
-
-    @property
-    def running(self) -> bool:
-        """Whether the node's process is alive."""
-        return self._process is not None and self._process.poll() is None
 
     def url_for(self, keyspace: str) -> str:
         """Return the storage URL of *keyspace* on this node."""
@@ -332,12 +299,11 @@ class CassandraNode:
 
         return f"cassandra://{LOOPBACK}:{self.port}/{keyspace}"
 
-    # -- lifecycle ------------------------------------------------------------
-
-    def start(self, *, timeout: float = START_TIMEOUT) -> CassandraNode:
+    def start(self, *, timeout: float = START_TIMEOUT) -> Self:
         """Start the node (fetching the jars the first time) and wait for CQL.
 
-        Does nothing if it is running already.
+        Does nothing if it is running already. Writes acknowledged before a
+        :meth:`stop` are in the commit log, which the next start replays.
 
         :raises CassandraNotFound: if Java, Maven or the jars cannot be had.
         :raises RuntimeError: if the node exits or is not ready in time; the
@@ -354,61 +320,18 @@ class CassandraNode:
             )
 
         lib = ensure_cassandra_jars()
-        if self.port is None:
-            self.port = _free_port()
-
-        if self._storage_port is None:
-            self._storage_port = _free_port()
-
+        self.port = self.port or free_port()
+        self._storage_port = self._storage_port or free_port()
         conf = self.directory / "conf"
         conf.mkdir(parents=True, exist_ok=True)
         (conf / "cassandra.yaml").write_text(self._configuration())
         (conf / "logback.xml").write_text(_LOGBACK)
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                [str(java), *self._jvm_options(conf), "-cp", f"{lib}/*", _DAEMON],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.directory,
-                # Its own session: a Ctrl-C meant for the caller must not
-                # reach the node before the caller has stopped it.
-                start_new_session=True,
-            )
-
-        self._finalizer = weakref.finalize(self, _terminate, self._process)
-        try:
-            self._wait_ready(time.monotonic() + timeout)
-        except BaseException:
-            self.stop()
-            raise
-
+        self._spawn([str(java), *self._jvm_options(conf), "-cp", f"{lib}/*", _DAEMON])
+        port = self.port
+        self._wait_until(lambda: cql_ready(port), timeout)
         return self
 
-    def stop(self, *, timeout: float = STOP_TIMEOUT) -> None:
-        """Stop the node (SIGTERM, then SIGKILL after *timeout*); keep its data.
-
-        Writes acknowledged before the stop are in the commit log, which the
-        next start replays.
-        """
-        process = self._process
-        if process is None:
-            return
-
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _terminate(process)
-
-        if self._finalizer is not None:
-            self._finalizer.detach()
-            self._finalizer = None
-
-        self._process = None
-
-    def restart(self, *, timeout: float = START_TIMEOUT) -> CassandraNode:
+    def restart(self, *, timeout: float = START_TIMEOUT) -> Self:
         """Stop the node and start it again on the same data and ports."""
         self.stop()
         return self.start(timeout=timeout)
@@ -417,17 +340,6 @@ class CassandraNode:
         """Stop the node and remove its directory, data and log included."""
         self.stop()
         shutil.rmtree(self.directory, ignore_errors=True)
-
-    def __enter__(self) -> CassandraNode:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.destroy()
 
     # -- the steps ------------------------------------------------------------
 
@@ -507,33 +419,6 @@ class CassandraNode:
             *_JAVA_MODULE_FLAGS,
         ]
 
-    def _wait_ready(self, deadline: float) -> None:
-        assert self._process is not None
-        assert self.port is not None
-        while True:
-            if self._process.poll() is not None:
-                raise RuntimeError(
-                    f"cassandra exited with code {self._process.returncode} before "
-                    f"it was ready\n--- {self.log_path} ---\n{self._log_tail()}"
-                )
-
-            if cql_ready(self.port):
-                return
-
-            if time.monotonic() >= deadline:
-                raise RuntimeError(
-                    f"cassandra on port {self.port} took no CQL clients in time\n"
-                    f"--- {self.log_path} ---\n{self._log_tail()}"
-                )
-
-            time.sleep(0.25)
-
-    def _log_tail(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-6000:]
-        except OSError:
-            return ""
-
 
 _DAEMON = "org.apache.cassandra.service.CassandraDaemon"
 
@@ -566,25 +451,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
 
     node = CassandraNode(arguments.directory, port=arguments.port)
-    try:
-        node.start()
-    except (CassandraNotFound, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-
-    try:
-        print(node.url_for(arguments.keyspace), flush=True)
-        print("running; press Ctrl-C to stop", file=sys.stderr, flush=True)
-        while node.running:
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        with contextlib.suppress(KeyboardInterrupt):
-            node.stop()
-
-    print(f"stopped; the data is kept in {arguments.directory}", file=sys.stderr)
-    return 0
+    return run_in_foreground(node, lambda: node.url_for(arguments.keyspace))
 
 
 if __name__ == "__main__":

@@ -22,17 +22,15 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import socket
 import struct
 import subprocess
 import sys
-import time
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
+from typing import Self
 
+from ._process import LOOPBACK, LocalServer, free_port, run_in_foreground
 from .postgres import PostgresServer
 
 __all__ = [
@@ -42,8 +40,6 @@ __all__ = [
     "ensure_ferretdb",
     "mongo_ready",
 ]
-
-LOOPBACK = "127.0.0.1"
 
 #: The release built: the last of 1.x, whose SQLite backend needs nothing
 #: else running.
@@ -195,20 +191,7 @@ def mongo_ready(port: int, *, timeout: float = 2.0) -> bool:
 # -- the server -------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _terminate(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.kill()
-        process.wait(timeout=STOP_TIMEOUT)
-
-
-class FerretDBServer:
+class FerretDBServer(LocalServer):
     """A FerretDB server of its own, for tests and benchmarks.
 
     Its data is in ``directory/postgres`` (a PostgreSQL server that this
@@ -233,22 +216,10 @@ class FerretDBServer:
         if handler not in ("postgresql", "sqlite"):
             raise ValueError(f"FerretDB has no {handler!r} backend")
 
-        self.directory = Path(directory).absolute()
+        super().__init__(directory, "FerretDB")
         self.port = port
         self.handler = handler
         self._postgres: PostgresServer | None = None
-        self._process: subprocess.Popen[bytes] | None = None
-        self._finalizer: (
-            weakref.finalize[[subprocess.Popen[bytes]], FerretDBServer] | None
-        ) = None
-
-    @property
-    def log_path(self) -> Path:
-        return self.directory / "ferretdb.log"
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
 
     def url_for(self, database: str) -> str:
         """Return the storage URL of *database* on this server."""
@@ -257,7 +228,7 @@ class FerretDBServer:
 
         return f"mongodb://{LOOPBACK}:{self.port}/{database}"
 
-    def start(self, *, timeout: float = START_TIMEOUT) -> FerretDBServer:
+    def start(self, *, timeout: float = START_TIMEOUT) -> Self:
         """Start the server (building it the first time) and wait for it.
 
         :raises FerretDBNotFound: if the binary cannot be had.
@@ -267,8 +238,7 @@ class FerretDBServer:
             return self
 
         binary = ensure_ferretdb()
-        if self.port is None:
-            self.port = _free_port()
+        self.port = self.port or free_port()
 
         state = self.directory / "state"
         state.mkdir(parents=True, exist_ok=True)
@@ -296,49 +266,20 @@ class FerretDBServer:
             f"--state-dir={state}",
             "--telemetry=disable",
             "--log-level=warn",
-            f"--debug-addr={LOOPBACK}:{_free_port()}",
+            f"--debug-addr={LOOPBACK}:{free_port()}",
         ]
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.directory,
-                start_new_session=True,
-            )
-
-        self._finalizer = weakref.finalize(self, _terminate, self._process)
-        try:
-            self._wait_ready(time.monotonic() + timeout)
-        except BaseException:
-            self.stop()
-            raise
-
+        self._spawn(command)
+        port = self.port
+        self._wait_until(lambda: mongo_ready(port), timeout)
         return self
 
     def stop(self, *, timeout: float = STOP_TIMEOUT) -> None:
         """Stop the server (SIGTERM, then SIGKILL); keep its data."""
-        process = self._process
-        if process is None:
-            return
-
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _terminate(process)
-
-        if self._finalizer is not None:
-            self._finalizer.detach()
-            self._finalizer = None
-
-        self._process = None
+        super().stop(timeout=timeout)
         if self._postgres is not None:
             self._postgres.stop()
 
-    def restart(self, *, timeout: float = START_TIMEOUT) -> FerretDBServer:
+    def restart(self, *, timeout: float = START_TIMEOUT) -> Self:
         self.stop()
         return self.start(timeout=timeout)
 
@@ -348,44 +289,6 @@ class FerretDBServer:
             self._postgres.destroy()
 
         shutil.rmtree(self.directory, ignore_errors=True)
-
-    def __enter__(self) -> FerretDBServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.destroy()
-
-    def _wait_ready(self, deadline: float) -> None:
-        assert self._process is not None
-        assert self.port is not None
-        while True:
-            if self._process.poll() is not None:
-                raise RuntimeError(
-                    f"ferretdb exited with code {self._process.returncode} before "
-                    f"it was ready\n--- {self.log_path} ---\n{self._log_tail()}"
-                )
-
-            if mongo_ready(self.port):
-                return
-
-            if time.monotonic() >= deadline:
-                raise RuntimeError(
-                    f"ferretdb on port {self.port} was not ready in time\n"
-                    f"--- {self.log_path} ---\n{self._log_tail()}"
-                )
-
-            time.sleep(0.1)
-
-    def _log_tail(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-4000:]
-        except OSError:
-            return ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -406,24 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     server = FerretDBServer(
         arguments.directory, port=arguments.port, handler=arguments.handler
     )
-    try:
-        server.start()
-    except (FerretDBNotFound, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-
-    try:
-        print(server.url_for(arguments.database), flush=True)
-        print("running; press Ctrl-C to stop", file=sys.stderr, flush=True)
-        while server.running:
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-
-    print(f"stopped; the data is kept in {arguments.directory}", file=sys.stderr)
-    return 0
+    return run_in_foreground(server, lambda: server.url_for(arguments.database))
 
 
 if __name__ == "__main__":
