@@ -37,6 +37,7 @@ from ._process import LOOPBACK, LocalServer, free_port, run_in_foreground
 
 __all__ = [
     "CASSANDRA_VERSION",
+    "LOOPBACK",
     "CassandraNode",
     "CassandraNotFound",
     "cql_ready",
