@@ -508,22 +508,29 @@ class CassandraStore(Store):
         await self._run("day_put", namespace, day)
         self._known_days.add((namespace, day))
 
-    async def _write_index(self, timer: Timer, due_key: int | None) -> None:
-        """Write the index entries of *timer*'s state (step 1 of a write)."""
+    async def _write_index(
+        self, timer: Timer, due_key: int | None, *, old: Timer | None = None
+    ) -> None:
+        """Write the index entries of *timer*'s state (step 1 of a write).
+
+        The listing entry of a timer whose fire time is *old*'s is there
+        already, under the same key: most outcomes leave it alone.
+        """
         writes: list[Awaitable[Any]] = []
-        fire_ms = to_millis(timer.fire_at)
-        day = fire_ms // _DAY_MS
-        writes.append(self._remember_day(timer.namespace, day))
-        writes.append(
-            self._run(
-                "listing_put",
-                timer.namespace,
-                day,
-                _part_of(timer.id, self._parts),
-                fire_ms,
-                timer.id,
+        if old is None or old.fire_at != timer.fire_at:
+            fire_ms = to_millis(timer.fire_at)
+            day = fire_ms // _DAY_MS
+            writes.append(self._remember_day(timer.namespace, day))
+            writes.append(
+                self._run(
+                    "listing_put",
+                    timer.namespace,
+                    day,
+                    _part_of(timer.id, self._parts),
+                    fire_ms,
+                    timer.id,
+                )
             )
-        )
         if due_key is not None:
             assert timer.next_attempt_at is not None
             bucket = due_key // self._due_bucket_ms
@@ -665,7 +672,7 @@ class CassandraStore(Store):
 
         old, old_due_key = found
         due_key = self._due_key(timer)
-        await self._write_index(timer, due_key)
+        await self._write_index(timer, due_key, old=old)
         row = timer_to_row(timer)
         del row["namespace"], row["id"]
         applied = await self._applied(
@@ -746,7 +753,7 @@ class CassandraStore(Store):
         days = await self._run(
             "days_between",
             namespace,
-            max(start[0], _MIN_BIGINT) // _DAY_MS,
+            start[0] // _DAY_MS,
             (end_ms - 1) // _DAY_MS,
         )
         found: list[Timer] = []
@@ -1094,7 +1101,7 @@ class CassandraStore(Store):
 
         old, old_due_key = found
         due_key = self._due_key(timer)
-        await self._write_index(timer, due_key)
+        await self._write_index(timer, due_key, old=old)
         if outcome.attempt.outcome is AttemptOutcome.rescheduled:
             row = timer_to_row(timer)
             del row["namespace"], row["id"]
