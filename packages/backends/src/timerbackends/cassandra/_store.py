@@ -281,6 +281,10 @@ class CassandraStore(Store):
         # The due index row of each entry fetch_due returned, by key and
         # version, so that a claim can delete the rows it finds stale.
         self._due_rows: dict[tuple[str, str, int], tuple[int, int]] = {}
+        # Each timer claim_timers returned, with its due_key, by key and
+        # version: the state its outcome is written over, unless the
+        # outcome's transaction finds a newer version.
+        self._claimed: dict[tuple[str, str, int], tuple[Timer, int | None]] = {}
 
     # -- plumbing -------------------------------------------------------------
 
@@ -464,6 +468,7 @@ class CassandraStore(Store):
         self._prepared.clear()
         self._frontiers.clear()
         self._due_rows.clear()
+        self._claimed.clear()
         if cluster is not None:
             await anyio.to_thread.run_sync(cluster.shutdown)
 
@@ -607,11 +612,17 @@ class CassandraStore(Store):
         await _gather(drops)
 
     async def _count(self, namespace: str, moves: Mapping[str, int]) -> None:
-        await _gather(
-            self._run("count_add", delta, namespace, status)
+        # The counters of all namespaces share one partition, so the moves
+        # of one change go as one request.
+        updates = [
+            ("count_add", (delta, namespace, status))
             for status, delta in moves.items()
             if delta
-        )
+        ]
+        if len(updates) == 1:
+            await self._run(updates[0][0], *updates[0][1])
+        elif updates:
+            await self._batch(updates, kind=BatchType.COUNTER)
 
     async def _recount(self, old: Timer | None, new: Timer | None) -> None:
         moves: dict[str, int] = {}
@@ -1050,6 +1061,12 @@ class CassandraStore(Store):
                     and timer.next_attempt_at == entry.next_attempt_at
                 ):
                     claimed.append(timer)
+                    if len(self._claimed) >= _MAX_REMEMBERED_ROWS:
+                        # Claims whose outcomes never came; an outcome
+                        # without its claim reads the state again.
+                        self._claimed.clear()
+
+                    self._claimed[(timer.namespace, timer.id, timer.version)] = read
                     continue
 
                 if index_row is not None and index_row[1] == due_key:
@@ -1095,7 +1112,12 @@ class CassandraStore(Store):
 
     async def _apply_outcome(self, outcome: Outcome) -> bool:
         timer = outcome.timer
-        found = await self._read(timer.namespace, timer.id, serial=True)
+        # A version names one state, so the state claimed at the expected
+        # version is the one the transaction below applies over; a newer
+        # one makes it fail, and its entries are then tidied as usual.
+        found = self._claimed.pop(
+            (timer.namespace, timer.id, outcome.expected_version), None
+        ) or await self._read(timer.namespace, timer.id, serial=True)
         if found is None or found[0].version != outcome.expected_version:
             return False
 
