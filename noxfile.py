@@ -44,11 +44,8 @@ BENCH_REQUIREMENTS = [
     "psycopg[binary,pool]>=3.2",
 ]
 SERVER_TESTS = "packages/timerserver/tests"
-# The backends the server's suite runs on again, after SQLite. Not yet
-# Cassandra: its namespace counts are counters, which a process killed
-# between a timer's write and its counters' update leaves off by one, and
-# the durability test, which kills a server mid-delivery, checks them.
-SERVER_STORAGES = ["postgres", "mongodb"]
+# The backends the server's suite runs on again, after SQLite.
+SERVER_STORAGES = ["postgres", "cassandra", "mongodb"]
 TEST_FOLDERS = [
     "packages/timerkernel/tests",
     "packages/backends/tests",

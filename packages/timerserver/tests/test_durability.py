@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from blackbox import (
+    STORAGE_KIND,
     Receiver,
     Reply,
     ServerFactory,
@@ -28,6 +29,28 @@ from blackbox import (
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
 CONCURRENCY = 32
+
+# Cassandra keeps namespace counts in counters, which a process killed
+# between a timer's write and its counters' update leaves off by the
+# changes it had in flight (docs/backends.md, "Counts on Cassandra").
+COUNTS_ARE_EXACT = STORAGE_KIND != "cassandra"
+
+
+def ids_with_status(client: httpx.Client, namespace: str, status: str) -> set[str]:
+    """Every timer of *namespace* whose status is *status*, page by page."""
+    found: set[str] = set()
+    params = {"status": status, "limit": "1000"}
+    for _ in range(100):
+        response = client.get(timers_path(namespace), params=params)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        found.update(timer["id"] for timer in page["timers"])
+        if not page.get("next_page_token"):
+            return found
+
+        params["page_token"] = page["next_page_token"]
+
+    raise AssertionError("more than 100 pages of timers")
 
 
 async def create_all(
@@ -105,9 +128,9 @@ class TestDurability:
 
         def all_succeeded() -> bool:
             with server.client() as client:
-                counts = namespace_counts(client, namespace)
+                succeeded = ids_with_status(client, namespace, "succeeded")
 
-            return counts is not None and counts["succeeded"] == total
+            return len(succeeded) == total
 
         deadline = time.monotonic() + 60
         while not await anyio.to_thread.run_sync(all_succeeded):
@@ -122,11 +145,15 @@ class TestDurability:
         )
         assert acknowledged - set(delivered) == set()
         with server.client() as client:
-            assert namespace_counts(client, namespace) == {
-                "scheduled": 0,
-                "succeeded": total,
-                "failed": 0,
-            }
+            counts = namespace_counts(client, namespace)
+
+        assert counts is not None
+        if COUNTS_ARE_EXACT:
+            assert counts == {"scheduled": 0, "succeeded": total, "failed": 0}
+        else:
+            assert counts["failed"] == 0
+            assert counts["scheduled"] + counts["succeeded"] == total
+            assert counts["scheduled"] <= len(before_kill)
         assert duplicates <= len(before_kill)
         keys = Counter(r.key for r in receiver.requests("/due"))
         assert len(keys) == total
