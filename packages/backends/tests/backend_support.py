@@ -41,12 +41,16 @@ class Backend:
         same data.
     :param durable: whether data outlives the store that wrote it.
     :param marks: pytest marks, for backends that need a server.
+    :param add_migration: gives a store of the backend one migration more
+        than the code has, a harmless one, as the next release's code would
+        (durable backends only).
     """
 
     name: str
     make: Callable[[Path], Store]
     durable: bool
     marks: tuple[pytest.MarkDecorator, ...] = ()
+    add_migration: Callable[[Store], None] | None = None
 
     def param(self) -> Any:
         """This backend as a parameter of a fixture."""

@@ -31,8 +31,11 @@ from cassandra_support import CASSANDRA, require_cassandra
 from mongo_support import MONGO, require_ferretdb
 from postgres_support import require_postgres
 from timerbackends.cassandra import CassandraStore
+from timerbackends.cassandra import _migrations as cassandra_migrations
 from timerbackends.mongodb import MongoStore
+from timerbackends.mongodb import _migrations as mongodb_migrations
 from timerbackends.sql import SQLAlchemyStore
+from timerbackends.sql import _migrations as sql_migrations
 from timerbackends.testing.cassandra import CassandraNode
 from timerbackends.testing.ferretdb import FerretDBServer
 from timerbackends.testing.postgres import PostgresServer
@@ -109,12 +112,68 @@ def _mongodb(directory: Path) -> Store:
     return MongoStore(MONGO.url_for(directory))
 
 
+# One more step of each schema, as a next release would ship: a table or
+# an index, which the code that does not know it never touches.
+
+
+def _sql_migration(store: Store) -> None:
+    assert isinstance(store, SQLAlchemyStore)
+    known = store._migrations
+    statement = "CREATE TABLE extra (x INTEGER)"
+    step = sql_migrations.Migration(
+        known[-1].version + 1,
+        "an extra table",
+        {"sqlite": (statement,), "postgresql": (statement,)},
+    )
+    store._migrations = (*known, step)
+
+
+def _cassandra_migration(store: Store) -> None:
+    assert isinstance(store, CassandraStore)
+    known = store._migrations
+    step = cassandra_migrations.Migration(
+        known[-1].version + 1,
+        "an extra table",
+        ("CREATE TABLE IF NOT EXISTS extra (x int PRIMARY KEY)",),
+    )
+    store._migrations = (*known, step)
+
+
+def _mongodb_migration(store: Store) -> None:
+    assert isinstance(store, MongoStore)
+    known = store._migrations
+    step = mongodb_migrations.Migration(
+        known[-1].version + 1,
+        "an extra index",
+        (mongodb_migrations.Index("timers", "extra", (("payload", 1),)),),
+    )
+    store._migrations = (*known, step)
+
+
 BACKENDS = (
     Backend("memory", lambda _directory: MemoryStore(), durable=False),
-    Backend("sqlite", _sqlite, durable=True),
-    Backend("postgres", _postgres, durable=True, marks=(pytest.mark.postgres,)),
-    Backend("cassandra", _cassandra, durable=True, marks=(pytest.mark.cassandra,)),
-    Backend("mongodb", _mongodb, durable=True, marks=(pytest.mark.mongodb,)),
+    Backend("sqlite", _sqlite, durable=True, add_migration=_sql_migration),
+    Backend(
+        "postgres",
+        _postgres,
+        durable=True,
+        marks=(pytest.mark.postgres,),
+        add_migration=_sql_migration,
+    ),
+    Backend(
+        "cassandra",
+        _cassandra,
+        durable=True,
+        marks=(pytest.mark.cassandra,),
+        add_migration=_cassandra_migration,
+    ),
+    Backend(
+        "mongodb",
+        _mongodb,
+        durable=True,
+        marks=(pytest.mark.mongodb,),
+        add_migration=_mongodb_migration,
+    ),
 )
 
 

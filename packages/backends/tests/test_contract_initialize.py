@@ -52,6 +52,54 @@ class TestInitialize:
         await store.ping()
 
 
+class TestMigrations:
+    async def test_a_schema_one_version_behind_is_refused_then_migrated(
+        self, durable_backend: Backend, tmp_path: Path
+    ) -> None:
+        timer = make_timer()
+        old = durable_backend.make(tmp_path)
+        await old.initialize(shard_count=5)
+        await old.insert_timers([timer])
+        await old.close()
+
+        assert durable_backend.add_migration is not None
+        new = durable_backend.make(tmp_path)
+        durable_backend.add_migration(new)
+        try:
+            with pytest.raises(StorageError, match=r"needs 2"):
+                await new.initialize(shard_count=5, migrate=False)
+
+            count = await new.initialize(shard_count=5)
+            stored = await new.get_timer(NAMESPACE, timer.id)
+        finally:
+            await new.close()
+
+        assert (count, stored) == (5, timer)
+
+    async def test_the_older_code_keeps_working_on_the_newer_schema(
+        self, durable_backend: Backend, tmp_path: Path
+    ) -> None:
+        # What a rolling upgrade needs: the release before still runs
+        # while the next one has migrated.
+        timer = make_timer()
+        assert durable_backend.add_migration is not None
+        new = durable_backend.make(tmp_path)
+        durable_backend.add_migration(new)
+        await new.initialize(shard_count=5)
+        await new.insert_timers([timer])
+        await new.close()
+
+        old = durable_backend.make(tmp_path)
+        try:
+            count = await old.initialize(shard_count=5, migrate=False)
+            stored = await old.get_timer(NAMESPACE, timer.id)
+            again = await old.initialize(shard_count=5)
+        finally:
+            await old.close()
+
+        assert (count, stored, again) == (5, timer, 5)
+
+
 class TestReopen:
     async def test_reopened_store_keeps_everything(
         self, durable_backend: Backend, tmp_path: Path

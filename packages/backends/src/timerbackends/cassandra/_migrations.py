@@ -21,6 +21,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from importlib import resources
 
 import attrs
@@ -136,8 +137,14 @@ async def create_keyspace(session: Session, keyspace: str, replication: str) -> 
         )
 
 
-async def migrate(session: Session, keyspace: str, *, target: int = LATEST) -> int:
-    """Apply the migrations up to *target* to the session's keyspace.
+async def migrate(
+    session: Session,
+    keyspace: str,
+    *,
+    target: int | None = None,
+    migrations: Sequence[Migration] = MIGRATIONS,
+) -> int:
+    """Apply *migrations* up to *target* (all) to the session's keyspace.
 
     The session must be using *keyspace* (``USE``). Return the version
     reached.
@@ -150,8 +157,9 @@ async def migrate(session: Session, keyspace: str, *, target: int = LATEST) -> i
         holder = await _lock(session, keyspace)
         try:
             current = await schema_version(session, keyspace)
-            for migration in MIGRATIONS:
-                if current < migration.version <= target:
+            last = migrations[-1].version if target is None else target
+            for migration in migrations:
+                if current < migration.version <= last:
                     await _apply(session, migration, holder)
                     current = migration.version
         finally:

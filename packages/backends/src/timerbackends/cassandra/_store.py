@@ -266,6 +266,8 @@ class CassandraStore(Store):
         self._cluster: Cluster | None = None
         self._session: Session | None = None
         self._prepared: dict[str, PreparedStatement] = {}
+        # The schema's steps this code knows, the last being what it needs.
+        self._migrations: tuple[_migrations.Migration, ...] = _migrations.MIGRATIONS
         self._limiter = asyncio.Semaphore(self._concurrency)
         self._shard_count = 0
         self._due_bucket_ms = _DUE_BUCKET_MS
@@ -356,7 +358,9 @@ class CassandraStore(Store):
 
             await anyio.to_thread.run_sync(session.set_keyspace, self.keyspace)
             if migrate:
-                await _migrations.migrate(session, self.keyspace)
+                await _migrations.migrate(
+                    session, self.keyspace, migrations=self._migrations
+                )
 
             version = await _migrations.schema_version(session, self.keyspace)
         except StorageError:
@@ -364,10 +368,11 @@ class CassandraStore(Store):
         except Exception as exc:
             raise translate(exc) from exc
 
-        if version < _migrations.LATEST:
+        latest = self._migrations[-1].version
+        if version < latest:
             raise StorageError(
                 f"the Cassandra schema is at version {version}, this code needs "
-                f"{_migrations.LATEST}; run timerserver migrate"
+                f"{latest}; run timerserver migrate"
             )
 
         await anyio.to_thread.run_sync(self._prepare_all)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -80,10 +81,13 @@ async def schema_version(database: AsyncDatabase[dict[str, Any]]) -> int:
     return int(found["_id"]) if found else 0
 
 
-async def migrate(database: AsyncDatabase[dict[str, Any]]) -> int:
-    """Apply the missing migrations to *database*; return the version reached."""
+async def migrate(
+    database: AsyncDatabase[dict[str, Any]],
+    migrations: Sequence[Migration] = MIGRATIONS,
+) -> int:
+    """Apply the missing *migrations* to *database*; return the version reached."""
     current = await schema_version(database)
-    for migration in MIGRATIONS:
+    for migration in migrations:
         if migration.version <= current:
             continue
 

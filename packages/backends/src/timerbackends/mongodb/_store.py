@@ -181,6 +181,8 @@ class MongoStore(Store):
         self._timeout = timeout
         self._client: AsyncMongoClient[dict[str, Any]] | None = None
         self._shard_count = 0
+        # The schema's steps this code knows, the last being what it needs.
+        self._migrations: tuple[_migrations.Migration, ...] = _migrations.MIGRATIONS
         # Whether the server is FerretDB, which reads and writes best one
         # document at a time.
         self._ferretdb = False
@@ -222,7 +224,7 @@ class MongoStore(Store):
         database = self._db()
         try:
             if migrate:
-                await _migrations.migrate(database)
+                await _migrations.migrate(database, self._migrations)
 
             info = await database.command("buildInfo")
             self._ferretdb = "ferretdbVersion" in info
@@ -233,10 +235,11 @@ class MongoStore(Store):
                     "run timerserver migrate"
                 )
 
-            if version < _migrations.LATEST:
+            latest = self._migrations[-1].version
+            if version < latest:
                 raise StorageError(
                     f"the MongoDB schema is at version {version}, this code needs "
-                    f"{_migrations.LATEST}; run timerserver migrate"
+                    f"{latest}; run timerserver migrate"
                 )
 
             meta = database["store_meta"]
