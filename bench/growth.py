@@ -31,16 +31,18 @@ through the table), and a small set of them, the same number at every size
 
 The store is filled fast: the schema by the store's migrations, then plain
 ``executemany`` (SQLite, ``sqlite3`` with the store's PRAGMAs and a 2 GiB
-page cache for the fill alone) or ``COPY`` (PostgreSQL, then ``VACUUM
-ANALYZE``, as autovacuum would). Rows are the store's own
-(``timer_to_row``) of one timer made by the kernel, with the id, shard,
-times, payload and digest varied per row. One file (or database) is grown
-from size to size, and removed at the end.
+page cache for the fill alone), ``COPY`` (PostgreSQL, then ``VACUUM
+ANALYZE``, as autovacuum would) or SSTables written offline (Cassandra, see
+:class:`CassandraBackend`; no plans there, but the SSTables of each table).
+Rows are the store's own (``timer_to_row``) of one timer made by the
+kernel, with the id, shard, times, payload and digest varied per row. One
+file (or database) is grown from size to size, and removed at the end.
 
 Run it alone from the repository root (``.nox/tests/bin/python`` works too)::
 
     .nox/bench/bin/python bench/growth.py [--sizes 100000,1000000,10000000]
-        [--quick] [--repeats 3] [--backends sqlite,postgres]
+        [--quick] [--repeats 3] [--due 10000] [--calls 200]
+        [--backends sqlite,postgres,postgres-1gb,cassandra]
 
 The ratios of the largest size to the smallest, with the figures, go to
 ``bench/results/growth.json``; ``bench/run.py`` can call :func:`run_growth`.
@@ -72,6 +74,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+import attrs
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite as sqlite_dialect
@@ -91,7 +94,7 @@ from timerbackends import create_store
 from timerbackends._rows import timer_to_row
 from timerbackends.sql._queries import due_statement, keys_match
 from timerbackends.sql._schema import TIMER_COLUMNS
-from timerkernel import DueTimer, RunnerSettings, shard_of
+from timerkernel import DueTimer, RunnerSettings, TimerStatus, shard_of
 
 RESULTS = ROOT / "bench" / "results" / "growth.json"
 NAMESPACE = "growth"
@@ -373,6 +376,25 @@ class SQLiteBackend:
             file.unlink()
 
 
+_SSTABLE_FILE = re.compile(r"^([a-z]+)-(\d+)-([a-z]+)-(.+)$")
+
+
+def _tsv(*values: Any) -> str:
+    """One line of bench/java/GrowthFill's input."""
+    fields = []
+    for value in values:
+        if value is None:
+            fields.append("\\N")
+        elif isinstance(value, str):
+            fields.append(
+                value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+            )
+        else:
+            fields.append(repr(value) if isinstance(value, float) else str(value))
+
+    return "\t".join(fields) + "\n"
+
+
 def _plan_tree(rows: list[tuple[Any, ...]]) -> list[str]:
     """EXPLAIN QUERY PLAN rows (id, parent, _, detail) as indented lines."""
     depth: dict[int, int] = {0: -1}
@@ -498,12 +520,317 @@ class PostgresBackend:
         self.server.destroy()
 
 
+class CassandraBackend:
+    """A keyspace on a throwaway one-node Cassandra, bulk-loaded.
+
+    The fill writes what the store's create would, without its lightweight
+    transaction: each timer's row, its due index entry and its listing
+    entry, and each bucket and day once, as SSTables written by
+    ``bench/java/GrowthFill.java`` (Cassandra's own ``CQLSSTableWriter``) and
+    moved into the node while it is stopped. Inserting through the
+    driver managed about 2,500 timers a second here, which is over an hour
+    for ten million. The due set is moved through the store itself, index
+    first, as the API would.
+    """
+
+    name = "cassandra"
+    keyspace = "growth"
+
+    def __init__(self, folder: Path) -> None:
+        from timerbackends.testing.cassandra import CassandraNode
+
+        self.folder = folder
+        self.node = CassandraNode(folder / "cassandra", heap="1G").start()
+        self.url = self.node.url_for(self.keyspace)
+        self.count = 0
+        self.last_write_seconds = 0.0
+        self.compaction_seconds = 0.0
+        run_loop(migrate(self.url))
+
+    def grow(self, size: int, maker: RowMaker) -> float:
+        from timerbackends.cassandra._store import (
+            _DAY_MS,
+            _DUE_BUCKET_MS,
+            _LISTING_PARTS,
+            _part_of,
+        )
+
+        started = time.perf_counter()
+        output = self.folder / "sstables"
+        shutil.rmtree(output, ignore_errors=True)
+        fill = subprocess.Popen(
+            [*self._java(), "GrowthFill", str(output), *self._table_arguments()],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert fill.stdin is not None
+        index = {name: COLUMN_NAMES.index(name) for name in COLUMN_NAMES}
+        buckets: set[tuple[int, int]] = set()
+        days: set[int] = set()
+        for start in range(self.count, size, FILL_CHUNK):
+            lines: list[str] = []
+            for row in maker.rows(start, min(size, start + FILL_CHUNK)):
+                key, shard = row[index["id"]], row[index["shard"]]
+                fire, version = row[index["fire_at"]], row[index["version"]]
+                bucket, day = fire // _DUE_BUCKET_MS, fire // _DAY_MS
+                lines.append(_tsv(0, *row, fire))
+                lines.append(
+                    _tsv(
+                        1,
+                        shard,
+                        bucket,
+                        fire,
+                        NAMESPACE,
+                        key,
+                        version,
+                        fire,
+                        row[index["updated_at"]],
+                    )
+                )
+                lines.append(
+                    _tsv(2, NAMESPACE, day, _part_of(key, _LISTING_PARTS), fire, key)
+                )
+                buckets.add((shard, bucket))
+                days.add(day)
+
+            fill.stdin.write("".join(lines))
+            self.count = min(size, start + FILL_CHUNK)
+
+        fill.stdin.write("".join(_tsv(3, *pair) for pair in sorted(buckets)))
+        fill.stdin.write("".join(_tsv(4, NAMESPACE, day) for day in sorted(days)))
+        fill.stdin.close()
+        if fill.wait() != 0:
+            raise RuntimeError("the SSTable writer failed")
+
+        written = time.perf_counter()
+
+        self.node.stop()
+        self._place(output)
+        self.node.start()
+        shutil.rmtree(output, ignore_errors=True)
+        self.compaction_seconds = self._settle()
+        print(
+            f"cassandra: SSTables written in {written - started:.0f} s, "
+            f"loaded in {time.perf_counter() - written:.0f} s",
+            flush=True,
+        )
+        return time.perf_counter() - started
+
+    def _java(self) -> list[str]:
+        """The command that runs a class of bench/java on Cassandra's jars."""
+        from timerbackends.testing.cassandra import (
+            _JAVA_MODULE_FLAGS,
+            ensure_cassandra_jars,
+            find_java,
+        )
+
+        java, lib = find_java(), ensure_cassandra_jars()
+        assert java is not None
+        classes = self.folder / "classes"
+        if not classes.exists():
+            subprocess.run(
+                [
+                    str(java.with_name("javac")),
+                    "-nowarn",
+                    "-cp",
+                    f"{lib}/*",
+                    "-d",
+                    str(classes),
+                    str(ROOT / "bench" / "java" / "GrowthFill.java"),
+                ],
+                check=True,
+            )
+
+        return [str(java), *_JAVA_MODULE_FLAGS, "-cp", f"{lib}/*:{classes}"]
+
+    def _settle(self, *, limit: float = 1800.0) -> float:
+        """Wait until the node has no compaction running; return the wait.
+
+        The loaded SSTables overlap, and the node merges them after its
+        start as it would have merged its own flushes all along; claims
+        timed during that would measure the backlog of a bulk load that a
+        store filled over months never has.
+        """
+        from cassandra.cluster import Cluster
+
+        started = time.monotonic()
+        cluster = Cluster(["127.0.0.1"], port=self.node.port)
+        try:
+            session = cluster.connect()
+            quiet = 0
+            while quiet < 3:
+                if time.monotonic() - started > limit:
+                    raise RuntimeError(f"compactions still running after {limit} s")
+
+                time.sleep(2.0)
+                tasks = session.execute("SELECT * FROM system_views.sstable_tasks")
+                quiet = 0 if list(tasks) else quiet + 1
+        finally:
+            cluster.shutdown()
+
+        return time.monotonic() - started
+
+    def _table_arguments(self) -> list[str]:
+        """CREATE, INSERT and column types of each table the fill writes."""
+        from cassandra.cluster import Cluster
+
+        cluster = Cluster(["127.0.0.1"], port=self.node.port)
+        try:
+            cluster.connect()
+            tables = cluster.metadata.keyspaces[self.keyspace].tables
+            found: list[str] = []
+            columns_of = {
+                "timers": [*COLUMN_NAMES, "due_key"],
+                "due_timers": [
+                    "shard",
+                    "bucket",
+                    "due_key",
+                    "namespace",
+                    "id",
+                    "version",
+                    "next_attempt_at",
+                    "updated_at",
+                ],
+                "timers_by_fire": ["namespace", "day", "part", "fire_at", "id"],
+                "due_buckets": ["shard", "bucket"],
+                "namespace_days": ["namespace", "day"],
+            }
+            for table, columns in columns_of.items():
+                create = tables[table].as_cql_query()
+                # The writer takes the columns and keys; the options are
+                # the node's business.
+                create = create[: create.index(") WITH")] + ")"
+                found.append(create)
+                found.append(
+                    f"INSERT INTO {self.keyspace}.{table} ({', '.join(columns)}) "
+                    f"VALUES ({', '.join('?' for _ in columns)})"
+                )
+                found.append(
+                    ",".join(tables[table].columns[name].cql_type for name in columns)
+                )
+
+            return found
+        finally:
+            cluster.shutdown()
+
+    def _place(self, output: Path) -> None:
+        """Move the written SSTables into the stopped node's table folders.
+
+        Numbered after the ones there, as the node reads them at its start;
+        what the bulk loader does over the network, without streaming, which
+        took twice as long as the writing here.
+        """
+        data = self.node.directory / "data" / "data" / self.keyspace
+        for written in (output / self.keyspace).iterdir():
+            (target,) = data.glob(f"{written.name}-*")
+            taken = [
+                int(match.group(2))
+                for file in target.glob("*-Data.db")
+                if (match := _SSTABLE_FILE.match(file.name))
+            ]
+            generations: dict[str, int] = {}
+            for file in sorted(written.iterdir()):
+                match = _SSTABLE_FILE.match(file.name)
+                if match is None:
+                    continue
+
+                version, old, kind, component = match.groups()
+                number = generations.setdefault(
+                    old, max(taken, default=0) + len(generations) + 1
+                )
+                file.rename(target / f"{version}-{number}-{kind}-{component}")
+
+    def set_due(self, numbers: Sequence[int], due_ms: Sequence[int], url: str) -> None:
+        async def move() -> None:
+            store = create_store(self.url)
+            await store.initialize(shard_count=SHARDS, migrate=False)
+            limiter = asyncio.Semaphore(64)
+
+            async def one(number: int, due: int) -> None:
+                async with limiter:
+                    moved = False
+                    for _ in range(5):
+                        timer = await store.get_timer(NAMESPACE, timer_id(number))
+                        assert timer is not None
+                        fire = datetime.fromtimestamp(due / 1000, UTC)
+                        new = attrs.evolve(
+                            timer,
+                            status=TimerStatus.scheduled,
+                            fire_at=fire,
+                            next_attempt_at=fire,
+                            initial_fire_at=fire,
+                            attempts=0,
+                            version=timer.version + 1,
+                            callback=attrs.evolve(timer.callback, url=url),
+                            executed_at=None,
+                        )
+                        if await store.replace_timer(
+                            new, expected_version=timer.version
+                        ):
+                            moved = True
+                            break
+
+                    if not moved:
+                        raise RuntimeError(f"timer {number} kept changing")
+
+            try:
+                await asyncio.gather(
+                    *(one(n, d) for n, d in zip(numbers, due_ms, strict=True))
+                )
+            finally:
+                await store.close()
+
+        started = time.perf_counter()
+        run_loop(move())
+        self.last_write_seconds = time.perf_counter() - started
+
+    def drop_cache(self) -> bool:
+        return False
+
+    def plans(
+        self, horizon_ms: int, key_batches: Sequence[Sequence[tuple[str, str]]]
+    ) -> dict[str, Any]:
+        # No planner to ask: what each read touches is in its key, and what
+        # a partition read costs grows with the SSTables it may be in.
+        from timerbackends.cassandra._store import _statements
+
+        statements = _statements()
+        return {
+            "due": [statements["due_buckets_upto"], statements["due_scan"]],
+            "claim": [statements["timer_get"]],
+            "sstables": self._sstables(),
+        }
+
+    def _sstables(self) -> dict[str, int]:
+        data = self.node.directory / "data" / "data" / self.keyspace
+        return {
+            table.name.split("-")[0]: len(list(table.glob("*-Data.db")))
+            for table in sorted(data.iterdir())
+            if table.is_dir()
+        }
+
+    def storage(self) -> dict[str, Any]:
+        data = self.node.directory / "data" / "data" / self.keyspace
+        size = sum(file.stat().st_size for file in data.rglob("*") if file.is_file())
+        return {
+            "bytes": size,
+            "sstables": self._sstables(),
+            "heap": self.node.heap,
+            "compaction_seconds_after_fill": round(self.compaction_seconds, 1),
+        }
+
+    def destroy(self) -> None:
+        self.node.destroy()
+
+
 #: The backends by name: ``postgres-1gb`` is ``postgres`` with a buffer pool
 #: that holds the hot part of the largest store.
 BACKENDS: dict[str, Callable[[Path], Backend]] = {
     "sqlite": SQLiteBackend,
     "postgres": PostgresBackend,
     "postgres-1gb": lambda folder: PostgresBackend(folder, shared_buffers="1GB"),
+    "cassandra": CassandraBackend,
 }
 
 
@@ -936,6 +1263,9 @@ def run_growth(
         )
         measured[name] = {
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "due": due_count,
+            "repeats": repeats,
+            "calls_per_measure": calls,
             "load_average_1min_before": round(load_before, 2),
             "load_average_1min_after": round(os.getloadavg()[0], 2),
         }
@@ -981,18 +1311,15 @@ def _strict(value: Any) -> Any:
 def keep_other_backends(report: dict[str, Any]) -> None:
     """Carry over from the results file the backends this run did not measure.
 
-    Only from a file of the same sizes and due set; each backend's date and
-    load stay under ``meta.measured``.
+    Only from a file of the same sizes; each backend's date, load and due
+    set stay under ``meta.measured``.
     """
     if not RESULTS.exists():
         return
 
     earlier = json.loads(RESULTS.read_text())
     meta = earlier.get("meta", {})
-    if (meta.get("sizes"), meta.get("due")) != (
-        report["meta"]["sizes"],
-        report["meta"]["due"],
-    ):
+    if meta.get("sizes") != report["meta"]["sizes"]:
         return
 
     for name, by_size in earlier.get("backends", {}).items():
@@ -1001,7 +1328,11 @@ def keep_other_backends(report: dict[str, Any]) -> None:
 
         report["backends"][name] = by_size
         report["ratios"][name] = earlier["ratios"][name]
-        report["meta"]["measured"][name] = meta["measured"][name]
+        # Files from before the due set was kept per backend had one.
+        report["meta"]["measured"][name] = {
+            "due": meta.get("due"),
+            **meta["measured"][name],
+        }
 
     # In the order of BACKENDS, whichever run measured each.
     for key in ("backends", "ratios"):

@@ -193,8 +193,17 @@ def growth_table(output: dict[str, Any]) -> str:
         return "Not measured in this run (`--growth none`).\n"
 
     meta = growth.get("meta", {})
+    dates = {
+        name: measured.get("date", "?")[:10]
+        for name, measured in meta.get("measured", {}).items()
+    }
+    when = (
+        ", ".join(f"{name} on {date}" for name, date in dates.items())
+        if len(set(dates.values())) > 1
+        else meta.get("date", "?")[:10]
+    )
     lines: list[str] = [
-        f"Measured {meta.get('date', '?')[:10]} by `bench/growth.py`: the store's"
+        f"Measured {when} by `bench/growth.py`: the store's"
         " hot-path reads with the number of timers stored, most due within the"
         " next 30 days and a small set due now, and a real `timerserver runner`"
         " process firing that set. The last column is the ratio of the largest"
@@ -203,8 +212,9 @@ def growth_table(output: dict[str, Any]) -> str:
     ]
     for backend, by_size in growth["backends"].items():
         sizes = sorted(by_size, key=int)
+        due = meta.get("measured", {}).get(backend, {}).get("due") or meta.get("due")
         header = (
-            f"| {backend} | unit | "
+            f"| {backend}{f' ({due:,} due)' if due else ''} | unit | "
             + " | ".join(f"{int(size):,} stored" for size in sizes)
             + f" | {int(sizes[-1]):,} / {int(sizes[0]):,} |"
         )

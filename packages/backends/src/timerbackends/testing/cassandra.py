@@ -391,6 +391,9 @@ class CassandraNode(LocalServer):
             tombstone_warn_threshold: 100000
             tombstone_failure_threshold: 1000000
             dynamic_snitch: false
+            # A new cluster, never to be read by Cassandra 4: the 5.0
+            # formats, which SSTables written offline also have.
+            storage_compatibility_mode: NONE
             """
         )
 
