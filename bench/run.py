@@ -324,12 +324,22 @@ async def wait_delivered(
     namespace: str,
     count: int,
     limit: float,
+    *,
+    required: bool = True,
 ) -> None:
+    """Wait until the API counts *count* timers of *namespace* succeeded.
+
+    :param required: raise if they are not within *limit* seconds; if
+        false, return then (the caller counts what arrived).
+    """
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         try:
             async with session.get(f"{services.base}/api/v1/namespaces") as answer:
-                for entry in (await answer.json())["namespaces"]:
+                # A 503 says the store did not answer in time (FerretDB
+                # under a runner's load, here); the next poll asks again.
+                entries = (await answer.json())["namespaces"] if answer.ok else []
+                for entry in entries:
                     counts = entry["counts"]
                     if entry["name"] == namespace and counts["succeeded"] >= count:
                         return
@@ -339,9 +349,10 @@ async def wait_delivered(
 
         await asyncio.sleep(0.25)
 
-    raise RuntimeError(
-        f"{namespace}: not all {count} timers delivered within {limit} s"
-    )
+    if required:
+        raise RuntimeError(
+            f"{namespace}: not all {count} timers delivered within {limit} s"
+        )
 
 
 def lateness_summary(received: list[list[Any]], prefix: str) -> dict[str, Any]:
@@ -563,7 +574,16 @@ async def _kill_step(
         max(0.0, (start - datetime.now(UTC)).total_seconds() + seconds / 2)
     )
     services.kill_and_restart_delivering()
-    await wait_delivered(session, services, "kill", total, RESTART_GRACE + seconds * 3)
+    # The receiver, not the API's counts, says what was lost: on Cassandra a
+    # kill can leave the counts short of what was delivered.
+    await wait_delivered(
+        session,
+        services,
+        "kill",
+        total,
+        RESTART_GRACE + seconds * 3,
+        required=False,
+    )
     return total
 
 
@@ -638,6 +658,15 @@ SIZES = {
         "sustained": 15_000,
         "steady_seconds": 10,
         "kill_seconds": 10,
+    },
+    # For the one-node Cassandra and FerretDB here, which deliver hundreds a
+    # second, not thousands: the medium steps would take most of an hour.
+    "small": {
+        "single": 1_000,
+        "batch": 2_000,
+        "sustained": 1_000,
+        "steady_seconds": 3,
+        "kill_seconds": 4,
     },
     "quick": {
         "single": 2_000,
