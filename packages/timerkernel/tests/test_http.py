@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -43,6 +44,10 @@ from timerkernel import (
 from timerkernel.http import HttpDispatcher, sign
 
 pytestmark = pytest.mark.anyio
+
+# The signature test vectors shared with the SDKs, at the repository's root.
+VECTORS_FILE = Path(__file__).parents[3] / "testdata" / "signatures.json"
+SIGNING_VECTORS: list[dict[str, Any]] = json.loads(VECTORS_FILE.read_text())["signing"]
 
 FIRE_AT = datetime(2026, 12, 3, 8, 0, 0, 123_000, tzinfo=UTC)
 # Long enough for any loopback exchange on a loaded CI machine, short enough
@@ -433,6 +438,16 @@ class TestRequest:
         digest = hmac.new(b"key", b"1700000000." + body, hashlib.sha256).hexdigest()
 
         assert sign("key", 1_700_000_000, body) == f"t=1700000000,v1={digest}"
+
+    @pytest.mark.parametrize(
+        "case", SIGNING_VECTORS, ids=[case["name"] for case in SIGNING_VECTORS]
+    )
+    def test_sign_gives_the_shared_vectors(self, case: dict[str, Any]) -> None:
+        # The file every SDK's verifier is tested against.
+        secrets = case["secrets"]
+        secret = secrets[0] if len(secrets) == 1 else secrets
+
+        assert sign(secret, case["timestamp"], case["body"].encode()) == case["header"]
 
     @pytest.mark.parametrize(
         "secret",
