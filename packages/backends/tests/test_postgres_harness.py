@@ -13,7 +13,12 @@ from pathlib import Path
 import pytest
 
 from postgres_support import require_postgres
-from timerbackends.testing.postgres import PostgresError, PostgresServer, simple_query
+from timerbackends.testing.postgres import (
+    STOP_TIMEOUT,
+    PostgresError,
+    PostgresServer,
+    simple_query,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -73,7 +78,9 @@ def test_the_command_prints_the_url_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         assert process.stdout is not None
         url = process.stdout.readline().strip()
         process.send_signal(signal.SIGINT)
-        _, errors = process.communicate(timeout=30)
+        # Longer than the harness's own bound on the server's shutdown, which
+        # a busy machine can take most of.
+        _, errors = process.communicate(timeout=STOP_TIMEOUT + 30)
     finally:
         if process.poll() is None:
             process.kill()
