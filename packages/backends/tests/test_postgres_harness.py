@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -68,11 +69,29 @@ def test_restart_keeps_the_port_and_the_data_and_destroy_leaves_nothing(
         os.kill(pid, 0)
 
 
-def test_the_command_prints_the_url_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(
+    "started_with",
+    [
+        pytest.param(None, id="from-a-terminal"),
+        # As a shell starts a command in the background (``command &``).
+        pytest.param(_ignore_sigint, id="sigint-ignored"),
+    ],
+)
+def test_the_command_prints_the_url_and_stops_on_ctrl_c(
+    tmp_path: Path, started_with: Callable[[], None] | None
+) -> None:
     require_postgres()
     command = [sys.executable, "-m", "timerbackends.testing.postgres", str(tmp_path)]
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=started_with,
     )
     try:
         assert process.stdout is not None

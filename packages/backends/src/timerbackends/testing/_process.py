@@ -146,8 +146,24 @@ class LocalServer:
         self.destroy()
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def stop_on_signals() -> None:
+    """Make SIGINT and SIGTERM raise KeyboardInterrupt in this process.
+
+    A shell starts a background command (``command &``) with SIGINT
+    ignored, and Python then leaves it ignored; a server started so must
+    still stop on ``kill -INT``, as on Ctrl-C.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
 def run_in_foreground(server: LocalServer, url: Callable[[], str]) -> int:
-    """Start *server*, print its storage URL, and run until Ctrl-C."""
+    """Start *server*, print its storage URL, and run until Ctrl-C or SIGTERM."""
+    stop_on_signals()
     try:
         server.start()
     except RuntimeError as exc:

@@ -37,6 +37,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+from ._process import stop_on_signals
+
 __all__ = [
     "PostgresError",
     "PostgresNotFound",
@@ -712,6 +714,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
 
     server = PostgresServer(arguments.directory, port=arguments.port)
+    stop_on_signals()
     try:
         server.start()
     except (PostgresNotFound, RuntimeError) as exc:
