@@ -714,6 +714,11 @@ class CassandraBackend:
         finally:
             cluster.shutdown()
 
+    @property
+    def _keyspace_folder(self) -> Path:
+        """Where the node keeps the keyspace's tables, one folder each."""
+        return self.node.directory / "data" / "data" / self.keyspace
+
     def _place(self, output: Path) -> None:
         """Move the written SSTables into the stopped node's table folders.
 
@@ -721,7 +726,7 @@ class CassandraBackend:
         what the bulk loader does over the network, without streaming, which
         took twice as long as the writing here.
         """
-        data = self.node.directory / "data" / "data" / self.keyspace
+        data = self._keyspace_folder
         for written in (output / self.keyspace).iterdir():
             (target,) = data.glob(f"{written.name}-*")
             taken = [
@@ -803,7 +808,7 @@ class CassandraBackend:
         }
 
     def _sstables(self) -> dict[str, int]:
-        data = self.node.directory / "data" / "data" / self.keyspace
+        data = self._keyspace_folder
         return {
             table.name.split("-")[0]: len(list(table.glob("*-Data.db")))
             for table in sorted(data.iterdir())
@@ -811,7 +816,7 @@ class CassandraBackend:
         }
 
     def storage(self) -> dict[str, Any]:
-        data = self.node.directory / "data" / "data" / self.keyspace
+        data = self._keyspace_folder
         size = sum(file.stat().st_size for file in data.rglob("*") if file.is_file())
         return {
             "bytes": size,
