@@ -1,0 +1,3 @@
+module github.com/timerkernel/timerkernel/sdk-go
+
+go 1.23
