@@ -90,7 +90,7 @@ def _free_port() -> int:
 
 def _server_command() -> str:
     candidates = [
-        os.environ.get("TIMERSERVER_COMMAND"),
+        os.environ.get("TIMERSDK_SERVER"),
         str(Path(sys.executable).parent / "timerserver"),
         shutil.which("timerserver"),
     ]
@@ -98,7 +98,7 @@ def _server_command() -> str:
         if candidate and Path(candidate).is_file():
             return candidate
 
-    raise SystemExit("timerserver not found: set TIMERSERVER_COMMAND")
+    raise SystemExit("timerserver not found: set TIMERSDK_SERVER")
 
 
 class Server:

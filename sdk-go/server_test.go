@@ -19,7 +19,7 @@ import (
 
 // The integration tests and the examples run against a real timerserver,
 // one per test binary, started before the tests and stopped after them.
-// The executable is $TIMERSERVER_COMMAND, else timerserver on PATH; without
+// The executable is $TIMERSDK_SERVER, else timerserver on PATH; without
 // either the integration tests skip, unless CI is "true", where they fail.
 
 const (
@@ -71,19 +71,19 @@ func TestMain(m *testing.M) {
 }
 
 // errNoServer means that no server was asked for nor found: the one case in
-// which the integration tests may skip. A TIMERSERVER_COMMAND that is set but
+// which the integration tests may skip. A TIMERSDK_SERVER that is set but
 // unusable is a mistake to report, not a reason to skip.
-var errNoServer = errors.New("TIMERSERVER_COMMAND is not set and timerserver is not on PATH")
+var errNoServer = errors.New("TIMERSDK_SERVER is not set and timerserver is not on PATH")
 
 // serverCommand finds the timerserver executable.
 func serverCommand() (string, error) {
-	if command := os.Getenv("TIMERSERVER_COMMAND"); command != "" {
+	if command := os.Getenv("TIMERSDK_SERVER"); command != "" {
 		if !filepath.IsAbs(command) {
-			return "", fmt.Errorf("TIMERSERVER_COMMAND must be an absolute path, not %q", command)
+			return "", fmt.Errorf("TIMERSDK_SERVER must be an absolute path, not %q", command)
 		}
 
 		if _, err := os.Stat(command); err != nil {
-			return "", fmt.Errorf("TIMERSERVER_COMMAND: %w", err)
+			return "", fmt.Errorf("TIMERSDK_SERVER: %w", err)
 		}
 
 		return command, nil
@@ -174,8 +174,7 @@ func startServer() (string, error) {
 }
 
 // serverEnvironment is this process's environment without the TIMERSERVER_
-// variables: the server reads each of them as a setting, refuses the ones it
-// does not know (TIMERSERVER_COMMAND among them), and the others would make
+// variables: the server reads each of them as a setting, which would make
 // the tests depend on the caller's shell.
 func serverEnvironment() []string {
 	var env []string

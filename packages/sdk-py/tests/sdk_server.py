@@ -1,6 +1,6 @@
 """The real timer server for the integration tests, and a webhook receiver.
 
-The server is the ``timerserver`` executable: ``TIMERSERVER_COMMAND`` (an
+The server is the ``timerserver`` executable: ``TIMERSDK_SERVER`` (an
 absolute path) or ``timerserver`` on ``PATH``. Without one the tests are
 skipped, except where ``CI=true``, where they fail.
 """
@@ -34,12 +34,12 @@ STOP_WITHIN_SECONDS = 10.0
 
 def server_command() -> str:
     """The server's executable, or skip (fail under CI) when there is none."""
-    command = os.environ.get("TIMERSERVER_COMMAND") or shutil.which("timerserver")
+    command = os.environ.get("TIMERSDK_SERVER") or shutil.which("timerserver")
     if command and Path(command).is_file():
         return command
 
     message = (
-        "the timer server is needed: set TIMERSERVER_COMMAND to the absolute path "
+        "the timer server is needed: set TIMERSDK_SERVER to the absolute path "
         "of the timerserver executable, or put timerserver on PATH"
     )
     if os.environ.get("CI") == "true":
@@ -66,8 +66,8 @@ class TimerServer:
         self._process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Self:
-        # The server takes every TIMERSERVER_* variable as a setting and
-        # refuses unknown ones, TIMERSERVER_COMMAND among them.
+        # The server takes every TIMERSERVER_* variable as a setting: the
+        # caller's own settings would change the server the tests expect.
         environment = {
             name: value
             for name, value in os.environ.items()

@@ -2,7 +2,7 @@
  * Starts a real timer server for the integration tests, each run its own,
  * on 127.0.0.1 with SQLite in a temporary directory.
  *
- * The executable is `$TIMERSERVER_COMMAND` (an absolute path), else
+ * The executable is `$TIMERSDK_SERVER` (an absolute path), else
  * `timerserver` on `PATH`. Without either the suites are skipped, except
  * when `CI` is `"true"`: there a missing server fails the run.
  */
@@ -22,11 +22,11 @@ const START_TRIES = 3;
 
 /** The timer server executable, or `undefined` when there is none. */
 export function timerServerCommand(): string | undefined {
-  const configured = process.env.TIMERSERVER_COMMAND;
+  const configured = process.env.TIMERSDK_SERVER;
   if (configured) {
     if (!isAbsolute(configured)) {
       throw new Error(
-        `TIMERSERVER_COMMAND must be an absolute path, not ${configured}`,
+        `TIMERSDK_SERVER must be an absolute path, not ${configured}`,
       );
     }
 
@@ -60,7 +60,7 @@ export function describeWithServer(name: string, body: () => void): void {
     return;
   }
 
-  const reason = "no timer server: set TIMERSERVER_COMMAND or put timerserver on PATH";
+  const reason = "no timer server: set TIMERSDK_SERVER or put timerserver on PATH";
   if (process.env.CI === "true") {
     describe(name, () => {
       test("the timer server is available", () => {
@@ -88,7 +88,7 @@ export async function startTimerServer(secret: string): Promise<TimerServer> {
   const command = timerServerCommand();
   if (command === undefined) {
     throw new Error(
-      "no timer server: set TIMERSERVER_COMMAND or put timerserver on PATH",
+      "no timer server: set TIMERSDK_SERVER or put timerserver on PATH",
     );
   }
 
@@ -167,8 +167,8 @@ async function startOnce(
 
 /**
  * The caller's environment without its TIMERSERVER_ variables: the server
- * reads each as a setting (TIMERSERVER_COMMAND would be an unknown one),
- * and the tests define the server they need themselves.
+ * reads each as a setting, and the tests define the server they need
+ * themselves.
  */
 function serverEnvironment(): NodeJS.ProcessEnv {
   return Object.fromEntries(

@@ -30,7 +30,7 @@ import org.junit.jupiter.api.extension.ParameterResolver;
  * The real timer server, started once per test run on a free loopback port with its own SQLite
  * file and signing secret, and stopped with SIGTERM when the run ends.
  *
- * <p>The executable is {@code $TIMERSERVER_COMMAND}, else {@code timerserver} on the PATH.
+ * <p>The executable is {@code $TIMERSDK_SERVER}, else {@code timerserver} on the PATH.
  * Without either the tests are skipped, except under {@code CI=true}, where they fail.
  */
 public final class TimerServer implements BeforeEachCallback, ParameterResolver, AutoCloseable {
@@ -111,10 +111,10 @@ public final class TimerServer implements BeforeEachCallback, ParameterResolver,
     }
 
     private static String locate() {
-        String configured = System.getenv("TIMERSERVER_COMMAND");
+        String configured = System.getenv("TIMERSDK_SERVER");
         if (configured != null && !configured.isBlank()) {
             if (!Files.isExecutable(Paths.get(configured))) {
-                throw new IllegalStateException("TIMERSERVER_COMMAND is not an executable file: " + configured);
+                throw new IllegalStateException("TIMERSDK_SERVER is not an executable file: " + configured);
             }
 
             return configured;
@@ -130,7 +130,7 @@ public final class TimerServer implements BeforeEachCallback, ParameterResolver,
             }
         }
 
-        String reason = "no timer server: set TIMERSERVER_COMMAND to the timerserver executable,"
+        String reason = "no timer server: set TIMERSDK_SERVER to the timerserver executable,"
                 + " or put timerserver on the PATH";
         if ("true".equals(System.getenv("CI"))) {
             throw new IllegalStateException(reason + " (CI=true, so the integration tests fail instead of skipping)");
@@ -158,8 +158,9 @@ public final class TimerServer implements BeforeEachCallback, ParameterResolver,
                         "sqlite:///" + directory.resolve("timers.db").toAbsolutePath())
                 .redirectErrorStream(true)
                 .redirectOutput(log.toFile());
-        // The server takes every TIMERSERVER_* variable as a setting and refuses unknown ones.
-        builder.environment().remove("TIMERSERVER_COMMAND");
+        // The server takes every TIMERSERVER_* variable as a setting: the caller's own
+        // settings would change the server the tests expect.
+        builder.environment().keySet().removeIf(name -> name.startsWith("TIMERSERVER_"));
         builder.environment().put("TIMERSERVER_CALLBACKS__SIGNING_SECRET", secret);
         process = builder.start();
         // A backstop for a JVM that ends without closing the test run's store.
