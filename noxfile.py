@@ -1,8 +1,8 @@
 """Every development task of the repository as a nox session.
 
-``./dev test`` runs ``lint``, ``typecheck`` and ``tests``; ``./dev serve`` runs
-``serve``. Sessions install the packages of this repository in editable mode
-with uv, so a second run only checks what changed.
+``./dev test`` runs ``lint``, ``typecheck``, ``tests`` and ``sdks``; ``./dev
+serve`` runs ``serve``. Sessions install the packages of this repository in
+editable mode with uv, so a second run only checks what changed.
 """
 
 from __future__ import annotations
@@ -17,10 +17,15 @@ import nox
 os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
 
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "tests", "sdks"]
 nox.options.error_on_missing_interpreters = False
 
-PACKAGES = ["packages/timerkernel[http]", "packages/backends", "packages/timerserver"]
+SERVER_PACKAGES = [
+    "packages/timerkernel[http]",
+    "packages/backends",
+    "packages/timerserver",
+]
+PACKAGES = [*SERVER_PACKAGES, "packages/sdk-py"]
 TEST_REQUIREMENTS = [
     "pytest>=8.3",
     "pytest-timeout>=2.3",
@@ -50,12 +55,32 @@ TEST_FOLDERS = [
     "packages/timerkernel/tests",
     "packages/backends/tests",
     SERVER_TESTS,
+    "packages/sdk-py/tests",
     "docs",
 ]
+# The SDKs in other languages, each with the commands that check, build and
+# test it from its own folder. Their integration tests start the timerserver
+# named by TIMERSDK_SERVER.
+SDK_STEPS = {
+    "go": [
+        ["go", "vet", "./..."],
+        ["go", "test", "-count=1", "./..."],
+    ],
+    "js": [
+        ["npm", "ci", "--no-audit", "--no-fund"],
+        ["npm", "run", "lint"],
+        ["npm", "test"],
+    ],
+    "java": [
+        ["mvn", "-q", "-B", "verify"],
+    ],
+}
 
 
-def install_packages(session: nox.Session, *extra: str) -> None:
-    editable = [arg for package in PACKAGES for arg in ("-e", package)]
+def install_packages(
+    session: nox.Session, *extra: str, packages: list[str] = PACKAGES
+) -> None:
+    editable = [arg for package in packages for arg in ("-e", package)]
     session.install(*editable, *extra)
 
 
@@ -84,6 +109,7 @@ def typecheck(session: nox.Session) -> None:
         "packages/timerkernel/src",
         "packages/backends/src",
         "packages/timerserver/src",
+        "packages/sdk-py/src",
     )
     # Each test folder has its own conftest and helper modules, so each is
     # checked on its own with its folder on the module path.
@@ -116,6 +142,34 @@ def tests(session: nox.Session) -> None:
             # Arguments meant for the first pass may select nothing here.
             success_codes=[0, 5],
         )
+
+
+@nox.session
+def sdks(session: nox.Session) -> None:
+    """Check, build and test the Go, TypeScript and Java SDKs.
+
+    Arguments after -- choose languages (go, js, java); the default is all.
+    The Python SDK is a package of this repository and its tests run in
+    ``tests``.
+    """
+    languages = session.posargs or list(SDK_STEPS)
+    unknown = sorted(set(languages) - set(SDK_STEPS))
+    if unknown:
+        known = ", ".join(SDK_STEPS)
+        session.error(f"unknown SDK {', '.join(unknown)}; known: {known}")
+
+    install_packages(session, packages=SERVER_PACKAGES)
+    server = os.path.join(session.bin, "timerserver")
+
+    if "go" in languages:
+        unformatted = session.run("gofmt", "-l", "sdk-go", external=True, silent=True)
+        if unformatted:
+            session.error(f"gofmt would change:\n{unformatted}")
+
+    for language in languages:
+        with session.chdir(f"sdk-{language}"):
+            for step in SDK_STEPS[language]:
+                session.run(*step, external=True, env={"TIMERSDK_SERVER": server})
 
 
 @nox.session
