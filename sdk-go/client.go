@@ -85,12 +85,14 @@ func WithTimeout(timeout time.Duration) ClientOption {
 	return func(c *Client) { c.timeout = max(timeout, 0) }
 }
 
-// WithUserAgent appends product tokens of the caller's own, such as
-// "billing/2.3", to the SDK's User-Agent ("timerkernel-go/0.1.0").
+// WithUserAgent puts product tokens of the caller's own, such as
+// "billing/2.3", before the SDK's in the User-Agent
+// ("billing/2.3 timerkernel-go/0.1.0"): the application is the more
+// significant product, as in the other SDKs.
 func WithUserAgent(userAgent string) ClientOption {
 	return func(c *Client) {
 		if userAgent = strings.TrimSpace(userAgent); userAgent != "" {
-			c.userAgent = sdkName + "/" + Version + " " + userAgent
+			c.userAgent = userAgent + " " + sdkName + "/" + Version
 		}
 	}
 }

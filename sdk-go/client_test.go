@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -57,7 +58,7 @@ func TestCreateTimerSendsTheDefinitionAndHeaders(t *testing.T) {
 	}
 
 	wantHeaders := map[string]string{
-		"User-Agent":    "timerkernel-go/" + timers.Version + " billing/2.3",
+		"User-Agent":    "billing/2.3 timerkernel-go/" + timers.Version,
 		"Authorization": "Bearer tok-123",
 		"Content-Type":  "application/json",
 		"Accept":        "application/json",
@@ -655,5 +656,56 @@ func TestTimerWithABadTimeIsAnSDKError(t *testing.T) {
 	_, err := s.client().GetTimer(context.Background(), "shop", "cart-77")
 	if !errors.Is(err, timers.ErrSDK) || !strings.Contains(err.Error(), "created_at") {
 		t.Errorf("error %v", err)
+	}
+}
+
+// deadlineTransport records the deadline of each request's context.
+type deadlineTransport struct {
+	mu        sync.Mutex
+	deadlines []time.Time
+}
+
+func (d *deadlineTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	deadline, _ := req.Context().Deadline()
+	d.mu.Lock()
+	d.deadlines = append(d.deadlines, deadline)
+	d.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+func TestEachRequestHasTheTimeoutAsItsDeadline(t *testing.T) {
+	s := newStub(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		reply(w, http.StatusOK, `{"namespaces": []}`)
+	})
+	cases := map[string]struct {
+		opts []timers.ClientOption
+		want time.Duration
+	}{
+		"the default of 30 s": {nil, 30 * time.Second},
+		"a timeout of 2 s":    {[]timers.ClientOption{timers.WithTimeout(2 * time.Second)}, 2 * time.Second},
+		"no timeout":          {[]timers.ClientOption{timers.WithTimeout(0)}, 0},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			transport := &deadlineTransport{}
+			opts := append([]timers.ClientOption{timers.WithHTTPClient(&http.Client{Transport: transport})}, tc.opts...)
+			started := time.Now()
+
+			if _, err := s.client(opts...).ListNamespaces(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+
+			took := time.Since(started)
+			deadline := transport.deadlines[0]
+			if tc.want == 0 && !deadline.IsZero() {
+				t.Fatalf("a deadline %v without a timeout", deadline)
+			}
+
+			// The deadline is set during the call: the timeout after a moment
+			// between its start and its end.
+			if span := deadline.Sub(started); tc.want != 0 && (span < tc.want || span > tc.want+took) {
+				t.Errorf("the deadline is %v after the call started, want about %v", span, tc.want)
+			}
+		})
 	}
 }

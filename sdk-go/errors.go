@@ -35,8 +35,9 @@ const (
 	CodeUnknown ErrorCode = "unknown"
 )
 
-// Error is an error answer of the service: an HTTP status of 400 or more with
-// the body {"error": {"code", "message", "details"}}.
+// Error is an error answer of the service: an HTTP status of 300 or more,
+// with the body {"error": {"code", "message", "details"}} when the service
+// itself answered.
 type Error struct {
 	// StatusCode is the HTTP status of the answer (for an item of a batch,
 	// the item's status).
@@ -161,12 +162,28 @@ func codeForStatus(status int) ErrorCode {
 
 // newError builds the *Error of an answer with the given status and body.
 func newError(status int, body []byte, header http.Header) *Error {
-	apiErr := &Error{StatusCode: status, Details: map[string]any{}}
 	var envelope struct {
 		Error *wireError `json:"error"`
 	}
-	if json.Unmarshal(body, &envelope) == nil && envelope.Error != nil {
-		fillError(apiErr, envelope.Error)
+	// A body that is not the contract's leaves the status to go by.
+	if json.Unmarshal(body, &envelope) != nil {
+		envelope.Error = nil
+	}
+
+	apiErr := errorFromWire(status, envelope.Error)
+	if header != nil {
+		apiErr.RetryAfter, _ = parseRetryAfter(header.Get("Retry-After"), time.Now())
+	}
+
+	return apiErr
+}
+
+// errorFromWire builds the *Error of an error object, nil when the answer
+// had none, that came with the given status.
+func errorFromWire(status int, wire *wireError) *Error {
+	apiErr := &Error{StatusCode: status, Details: map[string]any{}}
+	if wire != nil {
+		fillError(apiErr, wire)
 	}
 
 	if apiErr.Code == "" {
@@ -175,10 +192,6 @@ func newError(status int, body []byte, header http.Header) *Error {
 
 	if apiErr.Message == "" {
 		apiErr.Message = fmt.Sprintf("the service answered %d %s", status, http.StatusText(status))
-	}
-
-	if header != nil {
-		apiErr.RetryAfter, _ = parseRetryAfter(header.Get("Retry-After"), time.Now())
 	}
 
 	return apiErr

@@ -180,3 +180,22 @@ func TestConnectionAndTimeoutErrorsAreNotAPIErrors(t *testing.T) {
 		t.Error("a TimeoutError does not unwrap to its cause")
 	}
 }
+
+func TestBatchItemErrorWithoutACodeIsMappedByStatus(t *testing.T) {
+	s := newStub(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		reply(w, http.StatusOK, `{"results": [{"status": 413, "error": {"message": "the payload is too large"}}]}`)
+	})
+
+	result, err := s.client().BatchCreateTimers(context.Background(), "shop", []timers.CreateTimerRequest{
+		{ID: "big", Delay: time.Minute, Callback: timers.CallbackTarget{URL: "https://shop.example/x"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	item := result.Results[0].Error
+	if item == nil || item.Code != timers.CodePayloadTooLarge || item.StatusCode != 413 ||
+		item.Message != "the payload is too large" || item.Details == nil {
+		t.Errorf("item error %#v", item)
+	}
+}

@@ -75,7 +75,7 @@ func ExampleReschedule() {
 	client := timers.NewClient(timers.WithBaseURL(baseURL))
 	runs := make(chan int, 10)
 
-	handler := timers.NewWebhookHandler(signingSecret, func(ctx context.Context, callback timers.Callback) (*timers.Answer, error) {
+	runJob := func(ctx context.Context, callback timers.Callback) (*timers.Answer, error) {
 		var state struct {
 			Run int `json:"run"`
 		}
@@ -92,8 +92,8 @@ func ExampleReschedule() {
 		// drifting by the time each run takes.
 		next := callback.FireAt.Add(time.Second)
 		return timers.Reschedule(next).WithPayload(map[string]int{"run": state.Run + 1}), nil
-	})
-	receiver := httptest.NewServer(handler)
+	}
+	receiver := httptest.NewServer(timers.NewWebhookHandler(signingSecret, runJob))
 	defer receiver.Close()
 
 	_, err := client.CreateTimer(ctx, "jobs", timers.CreateTimerRequest{
@@ -132,9 +132,7 @@ func ExampleNewWebhookHandler() {
 	client := timers.NewClient(timers.WithBaseURL(baseURL))
 	reminders := make(chan string, 10)
 
-	// Only callbacks signed with the secret get to the function; others are
-	// answered 401, and malformed bodies 400.
-	handler := timers.NewWebhookHandler(signingSecret, func(ctx context.Context, callback timers.Callback) (*timers.Answer, error) {
+	remind := func(ctx context.Context, callback timers.Callback) (*timers.Answer, error) {
 		var payload struct {
 			Order int `json:"order"`
 		}
@@ -142,9 +140,14 @@ func ExampleNewWebhookHandler() {
 			return nil, err // answered 500: the service retries
 		}
 
-		reminders <- fmt.Sprintf("remind the customer of order %d (attempt %d)", payload.Order, callback.Attempt)
+		reminders <- fmt.Sprintf("remind the customer of order %d (attempt %d)",
+			payload.Order, callback.Attempt)
 		return nil, nil
-	})
+	}
+
+	// Only callbacks signed with the secret get to remind; others are
+	// answered 401, and malformed bodies 400.
+	handler := timers.NewWebhookHandler(signingSecret, remind)
 
 	// A program mounts the handler on its own server, such as
 	// http.Handle("/hooks/reminder", handler); here a test server runs it.
@@ -231,7 +234,9 @@ func ExampleClient_AllTimers() {
 		return
 	}
 
-	for timer, err := range client.AllTimers(ctx, "trials", timers.ListTimersRequest{IDPrefix: "trial-", Limit: 2}) {
+	// Limit is the page size: five timers take three requests.
+	query := timers.ListTimersRequest{IDPrefix: "trial-", Limit: 2}
+	for timer, err := range client.AllTimers(ctx, "trials", query) {
 		if err != nil {
 			fmt.Println(err)
 			return
@@ -290,7 +295,8 @@ func ExampleIsError() {
 
 // Checking a signature by hand, for a receiver that writes its own handler.
 func ExampleVerifySignature() {
-	body := []byte(`{"namespace":"billing","id":"invoice-7","fire_at":"2026-01-01T00:00:00Z","attempt":1,"payload":{"amount":42}}`)
+	body := []byte(`{"namespace":"billing","id":"invoice-7",` +
+		`"fire_at":"2026-01-01T00:00:00Z","attempt":1,"payload":{"amount":42}}`)
 	header := "t=1767225600,v1=a98a0311720d7c883e6423ce487af4ac6e13eecb9961822a62bd9d12d7a73652"
 	signedAt := time.Unix(1767225600, 0)
 
@@ -308,7 +314,8 @@ func ExampleVerifySignature() {
 		return
 	}
 
-	fmt.Println(callback.Namespace, callback.ID, callback.FireAt.Format(time.RFC3339), string(callback.Payload))
+	fmt.Println(callback.Namespace, callback.ID,
+		callback.FireAt.Format(time.RFC3339), string(callback.Payload))
 	// Output:
 	// a minute later: <nil>
 	// an hour later: true

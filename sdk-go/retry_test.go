@@ -349,7 +349,7 @@ func TestConnectionErrorsAreRetried(t *testing.T) {
 
 func TestConnectionErrorAfterTheRetries(t *testing.T) {
 	// A port that was just free and is closed again refuses connections.
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	listener, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -569,5 +569,48 @@ func TestRequestBodyIsSentAgainOnRetry(t *testing.T) {
 
 	if len(bodies) != 2 || bodies[0] != bodies[1] || bodies[0] == "" {
 		t.Errorf("bodies %q", bodies)
+	}
+}
+
+// Both kinds of retryable failure draw their wait from the jitter, with the
+// doubling bound as its ceiling.
+func TestRetryWaitsAreDrawnByTheJitter(t *testing.T) {
+	failing, _ := failingServer(t, 2, "")
+	dropping, _ := droppingServer(t, 2)
+	for name, url := range map[string]string{"503": failing.URL, "connection error": dropping.URL} {
+		t.Run(name, func(t *testing.T) {
+			recorder := &retryRecorder{}
+			client := recorder.install(NewClient(WithBaseURL(url)))
+			var ceilings []time.Duration
+			client.jitter = func(ceiling time.Duration) time.Duration {
+				ceilings = append(ceilings, ceiling)
+				return ceiling / 4
+			}
+
+			if _, err := client.GetTimer(context.Background(), "shop", "t"); err != nil {
+				t.Fatal(err)
+			}
+
+			wantCeilings := []time.Duration{200 * time.Millisecond, 400 * time.Millisecond}
+			if !reflect.DeepEqual(ceilings, wantCeilings) {
+				t.Errorf("ceilings %v, want %v", ceilings, wantCeilings)
+			}
+
+			wantWaits := []time.Duration{50 * time.Millisecond, 100 * time.Millisecond}
+			if !reflect.DeepEqual(recorder.recorded(), wantWaits) {
+				t.Errorf("waits %v, want %v", recorder.recorded(), wantWaits)
+			}
+		})
+	}
+}
+
+func TestNewClientHasTheSharedDefaults(t *testing.T) {
+	client := NewClient()
+
+	if client.baseURL != "http://127.0.0.1:8080" || client.timeout != 30*time.Second ||
+		client.retries != 3 || client.backoff != 200*time.Millisecond ||
+		client.maxBackoff != 5*time.Second || client.userAgent != "timerkernel-go/0.1.0" {
+		t.Errorf("defaults: base URL %q, timeout %v, retries %d, backoff %v to %v, user agent %q",
+			client.baseURL, client.timeout, client.retries, client.backoff, client.maxBackoff, client.userAgent)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,14 +25,17 @@ const (
 	serverSecret = "whsec_integration_7f3a"
 	readyTimeout = 10 * time.Second
 	stopTimeout  = 10 * time.Second
+	// startTries bounds the starts of the server: another process may take
+	// the free port between the moment it is picked and the server's bind.
+	startTries = 3
 )
 
-// serverBackedExamples are skipped when no server can be found outside CI,
-// as an example cannot skip itself.
+// serverBackedExamples are skipped whenever the test server is not running,
+// as an example cannot skip itself: they would otherwise reach whatever
+// listens on the default address.
 const serverBackedExamples = "^Example(Client_|NewWebhookHandler|Reschedule|IsError)"
 
 var (
-	serverOnce sync.Once
 	serverURL  string
 	serverErr  error
 	serverProc *exec.Cmd
@@ -47,27 +49,48 @@ var (
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if _, err := serverCommand(); !errors.Is(err, errNoServer) {
-		// Started here rather than on first use, as the examples need it
-		// and cannot ask for it.
-		serverOnce.Do(func() { serverURL, serverErr = startServer() })
-		if serverErr != nil {
-			fmt.Fprintln(os.Stderr, "starting the timer server:", serverErr)
-		}
-	} else if os.Getenv("CI") != "true" {
-		if skip := flag.Lookup("test.skip"); skip != nil {
-			pattern := serverBackedExamples
-			if given := skip.Value.String(); given != "" {
-				pattern = given + "|" + pattern
-			}
 
-			_ = skip.Value.Set(pattern)
-		}
+	// Started here rather than on first use, as the examples need it and
+	// cannot ask for it.
+	command, err := serverCommand()
+	if err == nil {
+		serverURL, err = startServer(command)
+	}
+
+	serverErr = err
+
+	if serverErr != nil {
+		skipServerBackedExamples()
 	}
 
 	code := m.Run()
 	stopServer()
+	if serverDir != "" {
+		_ = os.RemoveAll(serverDir)
+	}
+
+	// A server that was asked for, or that CI needs, and is not running
+	// fails the run even when no integration test was selected.
+	if serverErr != nil && (!errors.Is(serverErr, errNoServer) || os.Getenv("CI") == "true") {
+		fmt.Fprintln(os.Stderr, "FAIL: the integration tests need the timer server:", serverErr)
+		code = max(code, 1)
+	}
+
 	os.Exit(code)
+}
+
+func skipServerBackedExamples() {
+	skip := flag.Lookup("test.skip")
+	if skip == nil {
+		return
+	}
+
+	pattern := serverBackedExamples
+	if given := skip.Value.String(); given != "" {
+		pattern = given + "|" + pattern
+	}
+
+	_ = skip.Value.Set(pattern)
 }
 
 // errNoServer means that no server was asked for nor found: the one case in
@@ -97,37 +120,49 @@ func serverCommand() (string, error) {
 	return command, nil
 }
 
-// integrationServer returns the base URL of the running server, starting it
-// on first use; it skips or fails t when there is no server to start.
+// integrationServer returns the base URL of the running server; it skips or
+// fails t when there is none.
 func integrationServer(t testing.TB) string {
 	t.Helper()
-	if _, err := serverCommand(); errors.Is(err, errNoServer) {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("the integration tests need the timer server in CI: %v", err)
-		}
-
-		t.Skipf("no timer server to test against: %v", err)
-	}
-
-	serverOnce.Do(func() { serverURL, serverErr = startServer() })
-	if serverErr != nil {
+	switch {
+	case serverErr == nil:
+		return serverURL
+	case errors.Is(serverErr, errNoServer) && os.Getenv("CI") != "true":
+		t.Skipf("no timer server to test against: %v", serverErr)
+	case errors.Is(serverErr, errNoServer):
+		t.Fatalf("CI is true, so the integration tests must run: %v", serverErr)
+	default:
 		t.Fatalf("starting the timer server: %v", serverErr)
 	}
 
-	return serverURL
+	return ""
 }
 
-func startServer() (string, error) {
-	command, err := serverCommand()
-	if err != nil {
-		return "", err
-	}
-
+// startServer starts the server on a free port, trying again on another one
+// if the server exits before it is ready.
+func startServer(command string) (string, error) {
+	var err error
 	serverDir, err = os.MkdirTemp("", "timers-sdk-go-")
 	if err != nil {
 		return "", err
 	}
 
+	for try := 1; ; try++ {
+		url, err := startServerOnce(command)
+		if err == nil {
+			baseURL = url
+			return url, nil
+		}
+
+		if !errors.Is(err, errExitedEarly) || try == startTries {
+			return "", fmt.Errorf("%w\nserver log:\n%s", err, serverLog())
+		}
+	}
+}
+
+var errExitedEarly = errors.New("the server exited before it was ready")
+
+func startServerOnce(command string) (string, error) {
 	port, err := freePort()
 	if err != nil {
 		return "", err
@@ -139,6 +174,8 @@ func startServer() (string, error) {
 	}
 	defer logFile.Close()
 
+	// No context ends the server: stopServer does, with SIGTERM first.
+	//nolint:noctx // exec.CommandContext would kill it instead.
 	cmd := exec.Command(command, "serve",
 		"--host", "127.0.0.1",
 		"--port", fmt.Sprint(port),
@@ -156,20 +193,22 @@ func startServer() (string, error) {
 
 	serverProc = cmd
 	serverDone = make(chan struct{})
-	go func() {
+	go func(done chan struct{}) {
 		if err := cmd.Wait(); err != nil {
 			fmt.Fprintf(os.Stderr, "timerserver exited: %v\n", err)
 		}
 
-		close(serverDone)
-	}()
+		close(done)
+	}(serverDone)
 
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	if err := waitReady(url); err != nil {
-		return "", fmt.Errorf("%w\nserver log:\n%s", err, serverLog())
+		// A server that is up but not ready is stopped here, so that the
+		// next try or the end of the run does not leave it behind.
+		stopServer()
+		return "", err
 	}
 
-	baseURL = url
 	return url, nil
 }
 
@@ -188,7 +227,7 @@ func serverEnvironment() []string {
 }
 
 func freePort() (int, error) {
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	listener, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}
@@ -205,7 +244,7 @@ func waitReady(url string) error {
 	for time.Now().Before(deadline) {
 		select {
 		case <-serverDone:
-			return errors.New("the server exited before it was ready")
+			return errExitedEarly
 		default:
 		}
 
@@ -223,7 +262,8 @@ func waitReady(url string) error {
 	return fmt.Errorf("the server was not ready within %s", readyTimeout)
 }
 
-// stopServer sends SIGTERM and waits; after stopTimeout it kills.
+// stopServer sends SIGTERM to the running server and waits for it to exit;
+// after stopTimeout it kills it.
 func stopServer() {
 	if serverProc == nil {
 		return
@@ -243,7 +283,6 @@ func stopServer() {
 	}
 
 	serverProc = nil
-	_ = os.RemoveAll(serverDir)
 }
 
 func serverLog() string {

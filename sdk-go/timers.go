@@ -44,9 +44,9 @@ func (c *Client) CreateTimer(ctx context.Context, namespace string, req CreateTi
 		return nil, err
 	}
 
+	request := call{method: http.MethodPost, path: path, body: createToWire(req), repeatable: true}
 	var wire wireTimer
-	err = c.send(ctx, call{method: http.MethodPost, path: path, body: createToWire(req), repeatable: true}, &wire)
-	if err != nil {
+	if err := c.send(ctx, request, &wire); err != nil {
 		return nil, err
 	}
 
@@ -57,7 +57,9 @@ func (c *Client) CreateTimer(ctx context.Context, namespace string, req CreateTi
 // judged as CreateTimer would judge it, and has its own outcome in the
 // result, in the order of reqs: an item that fails does not stop the others.
 // The error is non-nil only when the batch as a whole was refused.
-func (c *Client) BatchCreateTimers(ctx context.Context, namespace string, reqs []CreateTimerRequest) (*BatchCreateResult, error) {
+func (c *Client) BatchCreateTimers(
+	ctx context.Context, namespace string, reqs []CreateTimerRequest,
+) (*BatchCreateResult, error) {
 	path, err := timersPath(namespace)
 	if err != nil {
 		return nil, err
@@ -68,9 +70,9 @@ func (c *Client) BatchCreateTimers(ctx context.Context, namespace string, reqs [
 		body.Timers[i] = createToWire(req)
 	}
 
+	request := call{method: http.MethodPost, path: path + ":batchCreate", body: body, repeatable: true}
 	var wire wireBatchResult
-	err = c.send(ctx, call{method: http.MethodPost, path: path + ":batchCreate", body: body, repeatable: true}, &wire)
-	if err != nil {
+	if err := c.send(ctx, request, &wire); err != nil {
 		return nil, err
 	}
 
@@ -79,8 +81,7 @@ func (c *Client) BatchCreateTimers(ctx context.Context, namespace string, reqs [
 		entry := &BatchCreateItem{Status: item.Status}
 		switch {
 		case item.Error != nil:
-			entry.Error = &Error{StatusCode: item.Status, Details: map[string]any{}}
-			fillError(entry.Error, item.Error)
+			entry.Error = errorFromWire(item.Status, item.Error)
 		case item.Timer != nil:
 			if entry.Timer, err = decodedTimer(item.Timer); err != nil {
 				return nil, err
@@ -102,8 +103,9 @@ func (c *Client) GetTimer(ctx context.Context, namespace, id string) (*Timer, er
 		return nil, err
 	}
 
+	request := call{method: http.MethodGet, path: path, repeatable: true}
 	var wire wireTimer
-	if err := c.send(ctx, call{method: http.MethodGet, path: path, repeatable: true}, &wire); err != nil {
+	if err := c.send(ctx, request, &wire); err != nil {
 		return nil, err
 	}
 
@@ -162,9 +164,9 @@ func (c *Client) ListTimers(ctx context.Context, namespace string, req ListTimer
 		return nil, err
 	}
 
+	request := call{method: http.MethodGet, path: path, query: listQuery(req), repeatable: true}
 	var wire wirePage
-	err = c.send(ctx, call{method: http.MethodGet, path: path, query: listQuery(req), repeatable: true}, &wire)
-	if err != nil {
+	if err := c.send(ctx, request, &wire); err != nil {
 		return nil, err
 	}
 
@@ -193,7 +195,9 @@ func (c *Client) ListTimers(ctx context.Context, namespace string, req ListTimer
 //		}
 //		fmt.Println(timer.ID)
 //	}
-func (c *Client) AllTimers(ctx context.Context, namespace string, req ListTimersRequest) iter.Seq2[*Timer, error] {
+func (c *Client) AllTimers(
+	ctx context.Context, namespace string, req ListTimersRequest,
+) iter.Seq2[*Timer, error] {
 	return func(yield func(*Timer, error) bool) {
 		for {
 			page, err := c.ListTimers(ctx, namespace, req)
@@ -230,8 +234,9 @@ func (c *Client) Attempts(ctx context.Context, namespace, id string) (*AttemptLi
 		return nil, err
 	}
 
+	request := call{method: http.MethodGet, path: path + "/attempts", repeatable: true}
 	var wire wireAttempts
-	if err := c.send(ctx, call{method: http.MethodGet, path: path + "/attempts", repeatable: true}, &wire); err != nil {
+	if err := c.send(ctx, request, &wire); err != nil {
 		return nil, err
 	}
 
@@ -248,8 +253,9 @@ func (c *Client) Attempts(ctx context.Context, namespace, id string) (*AttemptLi
 // ListNamespaces returns every namespace with the count of its timers in
 // each status.
 func (c *Client) ListNamespaces(ctx context.Context) (*NamespaceList, error) {
+	request := call{method: http.MethodGet, path: apiPath + "/namespaces", repeatable: true}
 	var wire wireNamespaces
-	if err := c.send(ctx, call{method: http.MethodGet, path: apiPath + "/namespaces", repeatable: true}, &wire); err != nil {
+	if err := c.send(ctx, request, &wire); err != nil {
 		return nil, err
 	}
 

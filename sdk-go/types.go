@@ -10,17 +10,19 @@ type Status string
 
 // The statuses of a timer.
 const (
-	// StatusScheduled: waiting for its fire time, or retrying its delivery.
+	// StatusScheduled is a timer waiting for its fire time, or retrying
+	// its delivery.
 	StatusScheduled Status = "scheduled"
-	// StatusSucceeded: delivered, and not rescheduled.
+	// StatusSucceeded is a timer delivered and not rescheduled.
 	StatusSucceeded Status = "succeeded"
-	// StatusFailed: the retry policy is used up without a delivery.
+	// StatusFailed is a timer whose retry policy was used up without a
+	// delivery.
 	StatusFailed Status = "failed"
 )
 
-// UnlimitedAttempts, as RetryPolicy.MaxAttempts, retries a delivery without a
-// limit on the number of attempts (max_attempts 0 on the wire). In a
-// RetryPolicy the zero value means "the service's default" instead.
+// UnlimitedAttempts is the RetryPolicy.MaxAttempts that retries a delivery
+// without a limit on the number of attempts (max_attempts 0 on the wire). In
+// a RetryPolicy the zero value means "the service's default" instead.
 const UnlimitedAttempts = -1
 
 // Timer is a timer as the service stores it.
@@ -149,16 +151,18 @@ type NamespaceList struct {
 	Namespaces []*Namespace
 }
 
-// CreateTimerRequest defines a timer to create. Give FireAt or Delay.
+// CreateTimerRequest defines a timer to create. Give FireAt or Delay, not
+// both: the service refuses a request with both, and one with neither.
 type CreateTimerRequest struct {
 	// ID is the timer's key in its namespace, also the key that makes a
 	// repeated create harmless.
 	ID string
 	// FireAt is when the callback is due; a time in the past is due at once.
 	FireAt time.Time
-	// Delay, when FireAt is zero, sets the fire time to the service's now
-	// plus Delay. A repeated create with Delay is not compared on the fire
-	// time, so it stays harmless when retried later.
+	// Delay sets the fire time to the service's now plus Delay. A repeated
+	// create with Delay is not compared on the fire time, so it stays
+	// harmless when retried later. Zero sends no delay: to fire at once,
+	// give FireAt: time.Now().
 	Delay    time.Duration
 	Callback CallbackTarget
 	// Payload is any value encoding/json can marshal (a json.RawMessage is
@@ -170,8 +174,8 @@ type CreateTimerRequest struct {
 
 // UpdateTimerRequest changes a timer; zero fields leave their part alone.
 type UpdateTimerRequest struct {
-	// FireAt, or Delay from now, sets a new fire time and re-arms the
-	// timer, even a finished one.
+	// FireAt, or Delay from now (not both), sets a new fire time and
+	// re-arms the timer, even a finished one.
 	FireAt time.Time
 	Delay  time.Duration
 	// Callback, if not nil, replaces the callback whole.

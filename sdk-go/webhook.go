@@ -103,7 +103,8 @@ func VerifySignature(header string, body []byte, secret string, opts ...VerifyOp
 
 	age := config.now().Sub(time.Unix(signedAt, 0))
 	if age > config.tolerance || -age > config.tolerance {
-		return fmt.Errorf("%w: signed at %d, more than %s from now", ErrInvalidSignature, signedAt, config.tolerance)
+		return fmt.Errorf("%w: signed at %d, more than %s from now",
+			ErrInvalidSignature, signedAt, config.tolerance)
 	}
 
 	message := make([]byte, 0, len(timestamp)+1+len(body))
@@ -201,7 +202,8 @@ func ParseCallback(body []byte) (*Callback, error) {
 	}
 
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("%w: missing or invalid %s", ErrInvalidCallback, strings.Join(missing, ", "))
+		return nil, fmt.Errorf("%w: missing or invalid %s",
+			ErrInvalidCallback, strings.Join(missing, ", "))
 	}
 
 	fireAt, err := parseTime("fire_at", wire.FireAt)
@@ -358,7 +360,8 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if err := VerifySignature(r.Header.Get(SignatureHeader), body, h.secret, h.opts...); err != nil {
+	header := r.Header.Get(SignatureHeader)
+	if err := VerifySignature(header, body, h.secret, h.opts...); err != nil {
 		http.Error(w, err.Error(), http.StatusUnauthorized)
 		return
 	}
