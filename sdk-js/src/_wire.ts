@@ -82,10 +82,33 @@ function numberOrNull(data: JsonObject, key: string, path: string): number | nul
   return data[key] === null || data[key] === undefined ? null : number(data, key, path);
 }
 
+const RFC_3339 =
+  /^(\d{4})-(\d{2})-(\d{2})T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
+
+/**
+ * Read an RFC 3339 time, or `null` if `text` is not one. `Date.parse` alone
+ * is too lenient: it takes `"12"` as a year and rolls 30 February over
+ * into March.
+ */
+export function readTime(text: string): Date | null {
+  const match = RFC_3339.exec(text);
+  if (match === null) {
+    return null;
+  }
+
+  const parsed = new Date(text.toUpperCase());
+  const [, year, month, day] = match.map(Number) as [number, number, number, number];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (Number.isNaN(parsed.getTime()) || day < 1 || day > daysInMonth) {
+    return null;
+  }
+
+  return parsed;
+}
+
 function time(data: JsonObject, key: string, path: string): Date {
-  const text = string(data, key, path);
-  const parsed = new Date(text);
-  if (Number.isNaN(parsed.getTime())) {
+  const parsed = readTime(string(data, key, path));
+  if (parsed === null) {
     fail(`${path}.${key}`, "an RFC 3339 time");
   }
 
@@ -119,7 +142,7 @@ const ERROR_KINDS: readonly ErrorKind[] = [
 ];
 const OUTCOMES: readonly AttemptOutcome[] = ["succeeded", "rescheduled", "failed"];
 
-export function readCallback(value: unknown, path = "callback"): Callback {
+function readCallback(value: unknown, path = "callback"): Callback {
   const data = object(value, path);
   const headers = object(data.headers ?? {}, `${path}.headers`);
   for (const [name, header] of Object.entries(headers)) {
@@ -135,7 +158,7 @@ export function readCallback(value: unknown, path = "callback"): Callback {
   };
 }
 
-export function readRetryPolicy(value: unknown, path = "retry_policy"): RetryPolicy {
+function readRetryPolicy(value: unknown, path = "retry_policy"): RetryPolicy {
   const data = object(value, path);
   return {
     maxAttempts: number(data, "max_attempts", path),
@@ -146,7 +169,7 @@ export function readRetryPolicy(value: unknown, path = "retry_policy"): RetryPol
   };
 }
 
-export function readLastError(value: unknown, path: string): LastError | null {
+function readLastError(value: unknown, path: string): LastError | null {
   if (value === null || value === undefined) {
     return null;
   }
@@ -244,7 +267,7 @@ export function readBatchResult(value: unknown, headers: Headers): BatchCreateRe
         const path = `body.results[${index}]`;
         const item = object(entry, path);
         const status = number(item, "status", path);
-        if (item.timer !== undefined && item.timer !== null && status < 300) {
+        if (status >= 200 && status < 300) {
           return {
             ok: true,
             status,

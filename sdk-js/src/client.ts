@@ -115,25 +115,37 @@ interface Answer {
  *
  * Calls that are safe to repeat (get, list, delete, create and batch create,
  * which the server deduplicates by id, and update with an expected version)
- * are retried after connection errors, timeouts and `503` answers, with
- * exponential backoff and full jitter. An update without an expected
- * version is sent once: a second copy could apply over a change made in
- * between.
+ * are retried after connection errors and `503` answers, with exponential
+ * backoff and full jitter. An update without an expected version is sent
+ * once: a second copy could apply over a change made in between. A timeout
+ * is not retried: the server may still be working on the call, and another
+ * full timeout per retry would multiply the caller's wait.
  *
  * Every method throws a `TimerClientError`: an `ApiError` subclass for an
  * error answer, `ConnectionError`, `TimeoutError` or `RequestAbortedError`
  * when no answer came.
  */
 export class TimerClient {
+  /** The server's address, without a trailing slash; paths start with `/api/v1`. */
   readonly baseUrl: string;
+  /** The timeout of each attempt, in milliseconds. */
   readonly timeoutMs: number;
+  /** Retries after the first attempt of calls that are safe to repeat. */
   readonly maxRetries: number;
+  /** The `User-Agent` header sent with every request. */
   readonly userAgent: string;
   readonly #token: string | undefined;
   readonly #fetch: FetchLike;
   readonly #headers: Record<string, string>;
   readonly #retry: Omit<RetrySchedule, "maxRetries">;
 
+  /**
+   * Set up a client; no request is made until a method is called.
+   *
+   * @throws TypeError if `baseUrl` is not an absolute `http` or `https` URL,
+   *   or there is no `fetch` to use.
+   * @throws RangeError if a timeout, delay or retry count is out of range.
+   */
   constructor(options: TimerClientOptions = {}) {
     const baseUrl = options.baseUrl ?? DEFAULT_BASE_URL;
     let parsed: URL;
@@ -376,9 +388,7 @@ export class TimerClient {
       try {
         answer = await this.#attempt(url, init, timeoutMs, options.signal);
       } catch (error) {
-        const transient =
-          error instanceof ConnectionError || error instanceof TimeoutError;
-        if (!transient || retry >= maxRetries) {
+        if (!(error instanceof ConnectionError) || retry >= maxRetries) {
           throw error;
         }
 

@@ -29,6 +29,7 @@ export interface Callback {
 
 /** A callback as given to create or update; missing fields take the defaults. */
 export interface CallbackInput {
+  /** Absolute `http` or `https` URL that is POSTed at fire time. */
   url: string;
   /** Default 10. */
   timeoutSeconds?: number;
@@ -96,25 +97,35 @@ interface TimerDefinition {
   retryPolicy?: RetryPolicyInput;
 }
 
-/** A timer to create: give either `fireAt` or `delaySeconds`. */
+/**
+ * A timer to create: give either `fireAt` or `delaySeconds` (from the
+ * moment the server takes the request). A `fireAt` in the past is due at once.
+ */
 export type CreateTimerRequest = TimerDefinition &
   (
     | { fireAt: Date; delaySeconds?: undefined }
     | { delaySeconds: number; fireAt?: undefined }
   );
 
-/**
- * Changes to a timer: any subset of the fields. `callback` and `retryPolicy`
- * replace the stored ones whole; a new fire time re-arms a finished timer.
- */
-export interface UpdateTimerRequest {
-  fireAt?: Date;
-  delaySeconds?: number;
+interface TimerChanges {
+  /** Replaces the stored callback whole. */
   callback?: CallbackInput;
   /** `null` clears the payload; `undefined` leaves it as it is. */
   payload?: unknown;
+  /** Replaces the stored retry policy whole; missing fields take the defaults. */
   retryPolicy?: RetryPolicyInput;
 }
+
+/**
+ * Changes to a timer: any subset of the fields, with at most one of
+ * `fireAt` and `delaySeconds`. A new fire time re-arms the timer, also one
+ * that already finished: its status becomes `scheduled`, its attempts 0.
+ */
+export type UpdateTimerRequest = TimerChanges &
+  (
+    | { fireAt?: Date; delaySeconds?: undefined }
+    | { delaySeconds?: number; fireAt?: undefined }
+  );
 
 /** What a create did. */
 export interface CreateTimerResult {

@@ -7,7 +7,7 @@
  * `subtle: (await import("node:crypto")).webcrypto.subtle`.
  */
 
-import { writeCallback, writeRetryPolicy, writeTime } from "./_wire.js";
+import { readTime, writeCallback, writeRetryPolicy, writeTime } from "./_wire.js";
 import { WebhookError } from "./errors.js";
 import type { CallbackInput, RetryPolicyInput } from "./models.js";
 
@@ -161,8 +161,8 @@ export function parseCallback(body: RawBody): TimerCallback {
     throw new WebhookError("the callback body has no id");
   }
 
-  const fireTime = typeof fireAt === "string" ? new Date(fireAt) : new Date(Number.NaN);
-  if (Number.isNaN(fireTime.getTime())) {
+  const fireTime = typeof fireAt === "string" ? readTime(fireAt) : null;
+  if (fireTime === null) {
     throw new WebhookError("the callback body has no fire_at time");
   }
 
@@ -197,16 +197,20 @@ export type RescheduleOptions = RescheduleChanges &
  * answer of it, and `JSON.stringify` gives its text.
  */
 export class RescheduleAnswer {
+  /** The answer in the wire's snake_case names, as the service reads it. */
   readonly body: Readonly<Record<string, unknown>>;
 
+  /** Use `reschedule()`, which checks what it is given, to build one. */
   constructor(body: Record<string, unknown>) {
     this.body = Object.freeze({ ...body });
   }
 
+  /** What `JSON.stringify` writes: the body. */
   toJSON(): Record<string, unknown> {
     return { ...this.body };
   }
 
+  /** The `200` answer with the body as JSON. */
   toResponse(): Response {
     return new Response(JSON.stringify(this.body), {
       status: 200,

@@ -12,6 +12,7 @@ import {
   TimerClient,
 } from "@timerkernel/client";
 
+import { createOrExplain } from "../../examples/errors.js";
 import { quickStart } from "../../examples/quickstart.js";
 import { remindOfCart } from "../../examples/reminder.js";
 import { runWithTimeout } from "../../examples/timeout.js";
@@ -359,6 +360,33 @@ describeWithServer("the client against a timer server", () => {
     const timer = await client.getTimer("demo", "order-1234-reminder");
     assert.equal(timer.status, "scheduled");
     assert.deepEqual(timer.payload, { order: 1234, kind: "reminder" });
+  });
+
+  test("the errors example explains a conflict and bad fields", async () => {
+    const request: CreateTimerRequest = {
+      id: "explained",
+      fireAt: later(4 * HOUR_MS),
+      callback: { url: NOWHERE },
+    };
+
+    const created = await createOrExplain(client, "orders", request);
+    const conflict = await createOrExplain(client, "orders", {
+      ...request,
+      payload: "another",
+    });
+    const invalid = await createOrExplain(client, "orders", {
+      ...request,
+      id: "explained-badly",
+      callback: { url: NOWHERE, timeoutSeconds: 0 },
+    });
+
+    assert.ok(typeof created !== "string", String(created));
+    assert.equal(created.id, "explained");
+    assert.equal(
+      conflict,
+      `explained already holds another timer, due at ${request.fireAt?.toISOString()}`,
+    );
+    assert.match(String(invalid), /^callback\.timeout_seconds: \S/);
   });
 
   test("the timeout example deletes its timer when the work finishes", async () => {

@@ -37,6 +37,7 @@ export class StubServer {
   readonly #server: Server;
   readonly #replies: Reply[] = [];
   readonly #timers = new Set<NodeJS.Timeout>();
+  #onRequest: (() => void)[] = [];
 
   private constructor(server: Server) {
     this.#server = server;
@@ -59,6 +60,11 @@ export class StubServer {
           body: Buffer.concat(chunks).toString("utf8"),
           at: performance.now(),
         });
+        const waiting = stub.#onRequest;
+        stub.#onRequest = [];
+        for (const wake of waiting) {
+          wake();
+        }
 
         const reply = stub.#replies.shift() ?? {
           status: 599,
@@ -119,6 +125,25 @@ export class StubServer {
     }
 
     return this.requests[0] as RecordedRequest;
+  }
+
+  /** Wait until `count` requests have arrived, at most `timeoutMs`. */
+  async received(count: number, timeoutMs = 5_000): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    while (this.requests.length < count) {
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        throw new Error(`${count} requests expected within ${timeoutMs} ms`);
+      }
+
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#onRequest.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
   }
 
   reset(): void {

@@ -5,6 +5,7 @@ import { after, before, beforeEach, describe, test } from "node:test";
 
 import { InvalidResponseError, TimerClient, VERSION } from "@timerkernel/client";
 
+import { billingClient } from "../../examples/configure.js";
 import { StubServer, wireTimer } from "../support/stub.js";
 
 let stub: StubServer;
@@ -94,6 +95,22 @@ describe("headers", () => {
   test("a base URL that is not http or https is refused", () => {
     assert.throws(() => new TimerClient({ baseUrl: "ftp://example.org" }), TypeError);
     assert.throws(() => new TimerClient({ baseUrl: "not a url" }), TypeError);
+  });
+
+  test("the configuration example sends its token and product token", async () => {
+    stub.reply({ status: 200, body: { namespaces: [] } });
+    const configured = billingClient(stub.url, "s3cret");
+
+    await configured.listNamespaces();
+
+    const request = stub.single();
+    assert.equal(request.headers.authorization, "Bearer s3cret");
+    assert.equal(
+      request.headers["user-agent"],
+      `billing/2.1 timerkernel-js/${VERSION}`,
+    );
+    assert.equal(configured.timeoutMs, 10_000);
+    assert.equal(configured.maxRetries, 5);
   });
 
   test("an injected fetch sends every request", async () => {
@@ -525,6 +542,43 @@ describe("answers that break the contract", () => {
       name: "InvalidResponseError",
       message: /body\.fire_at/,
     });
+  });
+
+  for (const fireAt of ["12", "2026-02-30T08:00:00.000Z", "3 December 2026"]) {
+    test(`a time that is not RFC 3339 is refused: ${fireAt}`, async () => {
+      stub.reply({ status: 200, body: wireTimer({ fire_at: fireAt }) });
+
+      await assert.rejects(client().getTimer("shop", "cart-1"), {
+        name: "InvalidResponseError",
+        message: /body\.fire_at/,
+      });
+    });
+  }
+
+  test("times with an offset or finer digits are read to the millisecond", async () => {
+    stub.reply({
+      status: 200,
+      body: wireTimer({
+        fire_at: "2026-12-03T10:00:00.123456+02:00",
+        created_at: "2026-12-01t08:00:00z",
+      }),
+    });
+
+    const timer = await client().getTimer("shop", "cart-1");
+
+    assert.equal(timer.fireAt.toISOString(), "2026-12-03T08:00:00.123Z");
+    assert.equal(timer.createdAt.toISOString(), "2026-12-01T08:00:00.000Z");
+  });
+
+  test("a batch item that succeeded without its timer", async () => {
+    stub.reply({ status: 200, body: { results: [{ status: 201 }] } });
+
+    await assert.rejects(
+      client().batchCreateTimers("shop", [
+        { id: "a", delaySeconds: 1, callback: { url: "https://x.example/" } },
+      ]),
+      { name: "InvalidResponseError", message: /body\.results\[0\]\.timer/ },
+    );
   });
 
   test("fields unknown to this SDK are ignored", async () => {

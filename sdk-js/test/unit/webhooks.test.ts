@@ -204,6 +204,10 @@ describe("parseCallback", () => {
     ["a bad fire_at", '{"namespace":"a","id":"b","fire_at":"soon","attempt":1}'],
     ["no fire_at", '{"namespace":"a","id":"b","attempt":1}'],
     [
+      "a fire_at that is not RFC 3339",
+      '{"namespace":"a","id":"b","fire_at":"2026","attempt":1}',
+    ],
+    [
       "attempt 0",
       '{"namespace":"a","id":"b","fire_at":"2026-01-01T00:00:00Z","attempt":0}',
     ],
