@@ -1,5 +1,6 @@
 package dev.timerkernel.client;
 
+import java.time.Duration;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -15,6 +16,9 @@ import java.util.Optional;
  */
 public class ApiException extends TimerKernelException {
     private static final long serialVersionUID = 1L;
+
+    /** The code of an error whose answer named none and whose status the contract does not use. */
+    private static final String UNKNOWN_CODE = "unknown";
 
     private final int status;
     private final String code;
@@ -46,7 +50,8 @@ public class ApiException extends TimerKernelException {
     }
 
     /**
-     * @return the contract's error code, such as {@code not_found}
+     * @return the contract's error code, such as {@code not_found}; when the answer named none,
+     *     the code of its status, or {@code unknown} for a status the contract does not use
      */
     public String code() {
         return code;
@@ -82,15 +87,20 @@ public class ApiException extends TimerKernelException {
         return requestId == null ? text : text + " (request id " + requestId + ")";
     }
 
-    /** Builds the exception of the right subclass for a status and a code. */
+    /**
+     * Builds the exception of the right subclass for a status and a code. A missing code (an
+     * answer without the error body) takes the contract's code of the status.
+     */
     static ApiException of(
             int status,
-            String code,
+            String sentCode,
             String message,
             Map<String, Object> details,
             String requestId,
-            java.time.Duration retryAfter) {
-        String known = code != null && isContractCode(code) ? code : codeForStatus(status);
+            Duration retryAfter) {
+        String statusCode = codeForStatus(status);
+        String code = sentCode != null ? sentCode : statusCode != null ? statusCode : UNKNOWN_CODE;
+        String known = isContractCode(code) ? code : statusCode;
         switch (known == null ? "" : known) {
             case "invalid_argument":
                 return new InvalidArgumentException(status, code, message, details, requestId);

@@ -3,7 +3,7 @@ package dev.timerkernel.client;
 import java.time.Duration;
 
 /**
- * No answer arrived within the client's timeout.
+ * No whole answer arrived within the client's timeout: none at all, or a body that stalled.
  *
  * <p>It is not retried: the request may have been applied, and the caller's time budget is
  * already spent. Repeating a create is safe (creates are deduplicated by id), so a caller may

@@ -3,6 +3,7 @@ package dev.timerkernel.client;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -23,6 +24,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.DoubleSupplier;
 import java.util.stream.Stream;
 import java.util.stream.StreamSupport;
@@ -636,18 +639,14 @@ public final class TimerClient {
         for (int attempt = 0; ; attempt++) {
             HttpResponse<byte[]> response;
             try {
-                response = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
-            } catch (IOException exc) {
-                TimerKernelException error = transportError(call, exc);
-                if (!retriesTransportError(call, attempt, error)) {
-                    throw error;
+                response = sendAndWait(call, request);
+            } catch (ConnectionException exc) {
+                if (!retriesTransportError(call, attempt, exc)) {
+                    throw exc;
                 }
 
-                sleep(call, retryingAfter(call, attempt, backoff.delay(attempt, null), error.getMessage()));
+                sleep(call, retryingAfter(call, attempt, backoff.delay(attempt, null), exc.getMessage()));
                 continue;
-            } catch (InterruptedException exc) {
-                Thread.currentThread().interrupt();
-                throw new TimerKernelException("interrupted during " + call, exc);
             }
 
             Duration wait = retryWait(call, attempt, response);
@@ -657,6 +656,38 @@ public final class TimerClient {
 
             sleep(call, retryingAfter(call, attempt, wait, "status 503"));
         }
+    }
+
+    /** One attempt, waited for: its answer, or the SDK's exception for why there is none. */
+    private HttpResponse<byte[]> sendAndWait(Call call, HttpRequest request) {
+        CompletableFuture<HttpResponse<byte[]>> attempt = send(request);
+        try {
+            return attempt.get();
+        } catch (ExecutionException exc) {
+            throw transportError(call, exc.getCause());
+        } catch (InterruptedException exc) {
+            attempt.cancel(true);
+            Thread.currentThread().interrupt();
+            throw new TimerKernelException("interrupted during " + call, exc);
+        }
+    }
+
+    /**
+     * Sends one attempt, bounded as a whole by the timeout. The HTTP client's own request
+     * timeout stops counting once the headers arrive, so a body that stalls would otherwise
+     * hold the call for ever. A timed-out or cancelled attempt aborts its exchange.
+     */
+    private CompletableFuture<HttpResponse<byte[]>> send(HttpRequest request) {
+        CompletableFuture<HttpResponse<byte[]>> exchange =
+                http.sendAsync(request, HttpResponse.BodyHandlers.ofByteArray());
+        CompletableFuture<HttpResponse<byte[]>> attempt =
+                exchange.copy().orTimeout(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        attempt.whenComplete((response, failure) -> {
+            if (failure != null) {
+                exchange.cancel(true);
+            }
+        });
+        return attempt;
     }
 
     private static Duration retryingAfter(Call call, int attempt, Duration wait, String reason) {
@@ -693,7 +724,7 @@ public final class TimerClient {
 
         CompletableFuture<HttpResponse<byte[]>> exchange;
         try {
-            exchange = http.sendAsync(request, HttpResponse.BodyHandlers.ofByteArray());
+            exchange = send(request);
         } catch (RuntimeException exc) {
             result.completeExceptionally(new TimerKernelException(call + " could not be sent: " + exc, exc));
             return;
@@ -728,15 +759,12 @@ public final class TimerClient {
             Throwable failure) {
         if (failure != null) {
             Throwable cause = unwrap(failure);
-            if (!(cause instanceof IOException)) {
-                result.completeExceptionally(
-                        cause instanceof CancellationException
-                                ? cause
-                                : new TimerKernelException(call + " failed: " + cause, cause));
+            if (cause instanceof CancellationException) {
+                result.completeExceptionally(cause);
                 return null;
             }
 
-            TimerKernelException error = transportError(call, (IOException) cause);
+            TimerKernelException error = transportError(call, cause);
             if (!retriesTransportError(call, attempt, error)) {
                 result.completeExceptionally(error);
                 return null;
@@ -769,14 +797,22 @@ public final class TimerClient {
         return cause;
     }
 
-    private TimerKernelException transportError(Call call, IOException exc) {
-        if (exc instanceof HttpTimeoutException) {
+    /** The SDK's exception for an attempt that got no answer. */
+    private TimerKernelException transportError(Call call, Throwable failure) {
+        Throwable cause = unwrap(failure);
+        if (cause instanceof HttpTimeoutException || cause instanceof TimeoutException) {
             return new RequestTimeoutException(
-                    call + " to " + baseUrl + " got no answer within " + timeout.toMillis() + " ms", timeout, exc);
+                    call + " to " + baseUrl + " got no whole answer within " + timeout.toMillis() + " ms",
+                    timeout,
+                    cause);
         }
 
-        String reason = exc.getMessage() == null ? exc.getClass().getSimpleName() : exc.getMessage();
-        return new ConnectionException(call + " to " + baseUrl + " failed: " + reason, exc);
+        if (cause instanceof IOException) {
+            String reason = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
+            return new ConnectionException(call + " to " + baseUrl + " failed: " + reason, cause);
+        }
+
+        return new TimerKernelException(call + " failed: " + cause, cause);
     }
 
     private boolean retriesTransportError(Call call, int attempt, TimerKernelException error) {
@@ -827,10 +863,9 @@ public final class TimerClient {
             // Not the contract's error body (a proxy's page, say): fall through to the status.
         }
 
-        String code = ApiException.codeForStatus(status);
         return ApiException.of(
                 status,
-                code == null ? "unknown" : code,
+                null,
                 "the server answered " + status + " without the API's error body",
                 null,
                 requestId,
@@ -910,7 +945,7 @@ public final class TimerClient {
             URI uri;
             try {
                 uri = new URI(baseUrl);
-            } catch (java.net.URISyntaxException exc) {
+            } catch (URISyntaxException exc) {
                 throw new IllegalArgumentException("not a URL: " + baseUrl, exc);
             }
 
@@ -936,8 +971,8 @@ public final class TimerClient {
         }
 
         /**
-         * @param timeout the timeout of each attempt, until the answer's headers arrive; 30 s
-         *     unless set
+         * @param timeout the timeout of each attempt, from sending the request to reading the
+         *     whole answer; 30 s unless set
          * @return this builder
          */
         public Builder timeout(Duration timeout) {

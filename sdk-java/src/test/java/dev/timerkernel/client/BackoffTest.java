@@ -10,6 +10,7 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.HashSet;
 import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
 import org.junit.jupiter.api.Test;
 
 class BackoffTest {
@@ -33,10 +34,8 @@ class BackoffTest {
         assertEquals(Duration.ZERO, new Backoff(INITIAL, MAX, () -> 0.0).delay(3, null));
         assertEquals(Duration.ofMillis(400), new Backoff(INITIAL, MAX, () -> 0.5).delay(2, null));
 
-        Backoff random = new Backoff(
-                INITIAL,
-                MAX,
-                () -> java.util.concurrent.ThreadLocalRandom.current().nextDouble());
+        Backoff random =
+                new Backoff(INITIAL, MAX, () -> ThreadLocalRandom.current().nextDouble());
         Set<Duration> seen = new HashSet<>();
         for (int i = 0; i < 200; i++) {
             Duration wait = random.delay(2, null);

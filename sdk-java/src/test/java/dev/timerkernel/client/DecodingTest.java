@@ -3,8 +3,11 @@ package dev.timerkernel.client;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.math.BigDecimal;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -36,7 +39,7 @@ class DecodingTest {
                         .header("Authorization", "Bearer cb")
                         .build(),
                 timer.callback());
-        Map<String, Object> payload = new java.util.LinkedHashMap<>();
+        Map<String, Object> payload = new LinkedHashMap<>();
         payload.put("cart", 77);
         payload.put("items", List.of("a", "b"));
         payload.put("gift", false);
@@ -186,11 +189,11 @@ class DecodingTest {
 
     @Test
     void seconds_are_read_and_written_without_losing_precision() {
-        assertEquals(Duration.ofMillis(100), Json.toDuration(new java.math.BigDecimal("0.1")));
-        assertEquals(Duration.ofSeconds(-1, 500_000_000), Json.toDuration(new java.math.BigDecimal("-0.5")));
-        assertEquals(Duration.ofNanos(1), Json.toDuration(new java.math.BigDecimal("0.000000001")));
+        assertEquals(Duration.ofMillis(100), Json.toDuration(new BigDecimal("0.1")));
+        assertEquals(Duration.ofSeconds(-1, 500_000_000), Json.toDuration(new BigDecimal("-0.5")));
+        assertEquals(Duration.ofNanos(1), Json.toDuration(new BigDecimal("0.000000001")));
 
-        com.fasterxml.jackson.databind.node.ObjectNode node = Json.MAPPER.createObjectNode();
+        ObjectNode node = Json.MAPPER.createObjectNode();
         Json.putSeconds(node, "a", Duration.ofMillis(100));
         Json.putSeconds(node, "b", Duration.ofSeconds(86400));
         Json.putSeconds(node, "c", Duration.ofNanos(100));

@@ -101,6 +101,29 @@ class ErrorMappingTest {
     }
 
     @Test
+    void an_error_body_without_a_code_takes_the_code_of_its_status() {
+        stub.replyJson(404, "{'error': {'message': 'gone'}}");
+
+        ApiException error = assertThrows(ApiException.class, () -> client.getTimer("shop", "r"));
+
+        assertSame(NotFoundException.class, error.getClass());
+        assertEquals("not_found", error.code());
+        assertEquals("gone", error.errorMessage());
+    }
+
+    @Test
+    void a_status_outside_the_contract_without_the_error_body_has_the_unknown_code() {
+        stub.reply(502, "", "Content-Type", "text/plain");
+
+        ApiException error = assertThrows(ApiException.class, () -> client.listNamespaces());
+
+        assertSame(ApiException.class, error.getClass());
+        assertEquals(502, error.status());
+        assertEquals("unknown", error.code());
+        assertTrue(error.errorMessage().contains("502"), error.errorMessage());
+    }
+
+    @Test
     void invalid_argument_names_every_bad_field() {
         stub.reply(
                 400,

@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -68,7 +69,7 @@ class ModelTest {
                 .build()
                 .payload();
 
-        Map<String, Object> expected = new java.util.LinkedHashMap<>();
+        Map<String, Object> expected = new LinkedHashMap<>();
         expected.put("cart", 3);
         expected.put("items", List.of("x"));
         expected.put("gift", false);

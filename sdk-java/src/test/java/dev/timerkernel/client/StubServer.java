@@ -13,11 +13,16 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 
 /** A local HTTP server on 127.0.0.1 that answers from a script and records every request. */
 final class StubServer implements AutoCloseable {
+    /** The longest a hanging answer holds its exchange if the stub is never closed. */
+    private static final Duration HANG_AT_MOST = Duration.ofSeconds(30);
+
     /** One request as the stub received it. */
     static final class Recorded {
         final String method;
@@ -52,6 +57,7 @@ final class StubServer implements AutoCloseable {
     private final ExecutorService executor = Executors.newCachedThreadPool();
     private final Deque<Responder> script = new ArrayDeque<>();
     private final List<Recorded> requests = new ArrayList<>();
+    private final CountDownLatch closing = new CountDownLatch(1);
 
     private StubServer() throws IOException {
         server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
@@ -86,12 +92,36 @@ final class StubServer implements AutoCloseable {
         return reply(status, Fixtures.json(quotedJson), headers);
     }
 
-    /** Answers after a delay, for timeouts. */
+    /** Answers after a delay, as a slow server would. */
     synchronized StubServer replyAfter(Duration delay, int status, String body) {
         script.add(exchange -> {
             Thread.sleep(delay.toMillis());
             send(exchange, status, body);
         });
+        return this;
+    }
+
+    /** Never answers: the exchange is held until the stub closes, for timeouts. */
+    synchronized StubServer hang() {
+        script.add(exchange -> closing.await(HANG_AT_MOST.toMillis(), TimeUnit.MILLISECONDS));
+        return this;
+    }
+
+    /** Sends the headers and the start of a body, then nothing more until the stub closes. */
+    synchronized StubServer stall() {
+        script.add(exchange -> {
+            exchange.sendResponseHeaders(200, 1000);
+            OutputStream output = exchange.getResponseBody();
+            output.write("{\"namespace\"".getBytes(StandardCharsets.UTF_8));
+            output.flush();
+            closing.await(HANG_AT_MOST.toMillis(), TimeUnit.MILLISECONDS);
+        });
+        return this;
+    }
+
+    /** Answers with whatever the test's responder does, for exchanges the test steps through. */
+    synchronized StubServer respond(Responder responder) {
+        script.add(responder);
         return this;
     }
 
@@ -115,6 +145,25 @@ final class StubServer implements AutoCloseable {
         return new ArrayList<>(requests);
     }
 
+    /**
+     * Waits until the stub has received {@code count} requests in all.
+     *
+     * @return whether it had, before {@code within} passed
+     */
+    synchronized boolean awaitRequests(int count, Duration within) throws InterruptedException {
+        long deadline = System.nanoTime() + within.toNanos();
+        while (requests.size() < count) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return false;
+            }
+
+            TimeUnit.NANOSECONDS.timedWait(this, left);
+        }
+
+        return true;
+    }
+
     synchronized Recorded only() {
         if (requests.size() != 1) {
             throw new AssertionError("expected one request, got " + requests.size());
@@ -127,6 +176,7 @@ final class StubServer implements AutoCloseable {
         Responder responder;
         synchronized (this) {
             requests.add(new Recorded(exchange, exchange.getRequestBody().readAllBytes()));
+            notifyAll();
             responder = script.poll();
         }
 
@@ -143,7 +193,7 @@ final class StubServer implements AutoCloseable {
         }
     }
 
-    private static void send(HttpExchange exchange, int status, String body, String... headers) throws IOException {
+    static void send(HttpExchange exchange, int status, String body, String... headers) throws IOException {
         for (int i = 0; i + 1 < headers.length; i += 2) {
             exchange.getResponseHeaders().add(headers[i], headers[i + 1]);
         }
@@ -163,6 +213,7 @@ final class StubServer implements AutoCloseable {
 
     @Override
     public void close() {
+        closing.countDown();
         server.stop(0);
         executor.shutdownNow();
     }

@@ -17,6 +17,7 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -158,11 +159,7 @@ class WebhookVerifierTest {
 
         assertEquals(
                 new CallbackDelivery(
-                        "billing",
-                        "invoice-7",
-                        Instant.parse("2026-01-01T00:00:00Z"),
-                        2,
-                        java.util.Map.of("amount", 42)),
+                        "billing", "invoice-7", Instant.parse("2026-01-01T00:00:00Z"), 2, Map.of("amount", 42)),
                 delivery);
     }
 }

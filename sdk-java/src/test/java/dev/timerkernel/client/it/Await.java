@@ -1,14 +1,14 @@
 package dev.timerkernel.client.it;
 
 import java.time.Duration;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 
 /** Bounded polling for what the server does in the background. */
 final class Await {
     private Await() {}
 
-    static <T> T until(Duration within, Supplier<T> read, java.util.function.Predicate<T> done, String what)
-            throws InterruptedException {
+    static <T> T until(Duration within, Supplier<T> read, Predicate<T> done, String what) throws InterruptedException {
         long deadline = System.nanoTime() + within.toNanos();
         T last = read.get();
         while (!done.test(last)) {

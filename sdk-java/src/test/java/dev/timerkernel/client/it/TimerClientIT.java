@@ -15,6 +15,7 @@ import dev.timerkernel.client.InvalidArgumentException;
 import dev.timerkernel.client.ListTimersRequest;
 import dev.timerkernel.client.Namespace;
 import dev.timerkernel.client.NotFoundException;
+import dev.timerkernel.client.PayloadTooLargeException;
 import dev.timerkernel.client.PreconditionFailedException;
 import dev.timerkernel.client.RetryPolicy;
 import dev.timerkernel.client.Timer;
@@ -174,6 +175,23 @@ class TimerClientIT {
         assertEquals(Set.of("callback.url", "callback.timeout_seconds", "retry_policy.max_attempts"), fields);
         invalid.fieldViolations()
                 .forEach(violation -> assertFalse(violation.reason().isEmpty()));
+    }
+
+    @Test
+    void a_payload_over_the_limit_is_too_large() {
+        // The server's default limit of a serialized payload is 64 KiB.
+        String oversized = "x".repeat(70 * 1024);
+
+        PayloadTooLargeException tooLarge = assertThrows(
+                PayloadTooLargeException.class,
+                () -> client.createTimer(
+                        namespace,
+                        later("big", Duration.ZERO).payload(oversized).build()));
+
+        assertEquals(413, tooLarge.status());
+        assertEquals("payload_too_large", tooLarge.code());
+        assertEquals(Optional.of("payload"), tooLarge.field());
+        assertThrows(NotFoundException.class, () -> client.getTimer(namespace, "big"));
     }
 
     @Test

@@ -66,7 +66,46 @@ public final class TimerServer implements BeforeEachCallback, ParameterResolver,
     private static TimerServer shared(ExtensionContext context, String command) {
         return context.getRoot()
                 .getStore(ExtensionContext.Namespace.create(TimerServer.class))
-                .getOrComputeIfAbsent("server", key -> TimerServer.start(command), TimerServer.class);
+                .getOrComputeIfAbsent("launch", key -> Launch.of(command), Launch.class)
+                .server();
+    }
+
+    /**
+     * The run's one attempt to start the server. A failure is kept, so that every later test
+     * fails at once with it instead of waiting for a server of its own.
+     */
+    private static final class Launch implements AutoCloseable {
+        private final TimerServer server;
+        private final RuntimeException failure;
+
+        private Launch(TimerServer server, RuntimeException failure) {
+            this.server = server;
+            this.failure = failure;
+        }
+
+        static Launch of(String command) {
+            try {
+                return new Launch(start(command), null);
+            } catch (RuntimeException exc) {
+                return new Launch(null, exc);
+            }
+        }
+
+        TimerServer server() {
+            if (failure != null) {
+                throw new IllegalStateException(
+                        "the timer server did not start for this run: " + failure.getMessage(), failure);
+            }
+
+            return server;
+        }
+
+        @Override
+        public void close() {
+            if (server != null) {
+                server.close();
+            }
+        }
     }
 
     /** The server's URL, such as {@code http://127.0.0.1:40123}. */
