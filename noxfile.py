@@ -58,6 +58,7 @@ TEST_FOLDERS = [
     "packages/sdk-py/tests",
     "docs",
 ]
+TESTED_WITH = {"packages/sdk-py/tests": ["packages/sdk-py/examples"]}
 # The SDKs in other languages, each with the commands that check, build and
 # test it from its own folder. Their integration tests start the timerserver
 # named by TIMERSDK_SERVER.
@@ -72,7 +73,7 @@ SDK_STEPS = {
         ["npm", "test"],
     ],
     "java": [
-        ["mvn", "-q", "-B", "verify"],
+        ["mvn", "-q", "-B", "-ntp", "verify"],
     ],
 }
 
@@ -112,9 +113,11 @@ def typecheck(session: nox.Session) -> None:
         "packages/sdk-py/src",
     )
     # Each test folder has its own conftest and helper modules, so each is
-    # checked on its own with its folder on the module path.
+    # checked on its own with its folder on the module path. The Python
+    # SDK's tests run its examples, which are checked with them.
     for folder in TEST_FOLDERS:
-        session.run("mypy", folder, env={"MYPYPATH": folder})
+        paths = [folder, *TESTED_WITH.get(folder, [])]
+        session.run("mypy", *paths, env={"MYPYPATH": os.pathsep.join(paths)})
 
 
 @nox.session

@@ -21,10 +21,10 @@ Then batch creates, 1,000 timers per request and 4 requests at once, by the
 SDK's ``batch_create_timers`` and by aiohttp. Timers are due in a day, so the
 runner has nothing to deliver meanwhile.
 
-Run it from the repository root with the test environment, where the SDK
-is installed::
+Run it from the repository root in the benchmark's environment, which has
+the SDK and aiohttp (``./dev nox -s bench -- --help`` makes it)::
 
-    .nox/tests/bin/python bench/sdk_py.py [--runs 3] [--output results.json]
+    .nox/bench/bin/python bench/sdk_py.py [--runs 3] [--output results.json]
 
 It prints the medians with min–max over the runs, the ratio of each to the
 raw load generator, and this process's CPU per request. Every loop is

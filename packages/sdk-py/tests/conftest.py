@@ -12,6 +12,9 @@ from sdk_stub import Sleeps, StubServer
 # The examples are scripts, not a package: their tests import them by name.
 sys.path.insert(0, str(Path(__file__).parent.parent / "examples"))
 
+# It runs the example receiver, found through the path above.
+from sdk_server import TimerServer, server_command
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
@@ -23,6 +26,14 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def timer_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TimerServer]:
+    """The real server, one for the whole run: tests keep to their namespaces."""
+    command = server_command()
+    with TimerServer(command, tmp_path_factory.mktemp("timerserver")) as server:
+        yield server
 
 
 @pytest.fixture

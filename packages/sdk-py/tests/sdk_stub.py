@@ -1,18 +1,21 @@
 """A scripted HTTP/1.1 server on 127.0.0.1, in a thread of the test process.
 
 Each request takes the next scripted :class:`Reply` (a JSON answer, raw
-bytes, a delay, or a dropped connection) and is recorded as a
-:class:`Seen`, so that tests check what the client really put on the wire.
+bytes, a delay, an answer held back until the test lets it go, or a
+dropped connection) and is recorded as a :class:`Seen`, so that tests
+check what the client really put on the wire.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import json
 import socket
 import ssl
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -25,17 +28,22 @@ class Reply:
     """What the stub does with one request.
 
     ``drop`` closes the connection without answering; ``raw`` is sent as
-    the whole answer, bytes as they are; ``delay`` waits first (cut short
-    when the stub stops).
+    the whole answer, bytes as they are; ``delay`` waits first, and
+    ``hold`` waits until the test sets it (both cut short when the stub
+    stops, a hold also after :data:`HOLD_LIMIT_SECONDS`).
     """
 
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    hold: threading.Event | None = None
     drop: bool = False
     raw: bytes | None = None
     close: bool = False
+
+
+HOLD_LIMIT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,14 @@ class _Handler(BaseHTTPRequestHandler):
         reply = stub.next_reply()
         if reply.delay:
             stub.stopping.wait(reply.delay)
+
+        if reply.hold is not None:
+            deadline = time.monotonic() + HOLD_LIMIT_SECONDS
+            while not (reply.hold.is_set() or stub.stopping.is_set()):
+                if time.monotonic() > deadline:
+                    break
+
+                reply.hold.wait(0.01)
 
         if reply.drop:
             self.close_connection = True
@@ -156,8 +172,9 @@ class StubServer:
         self._seen: list[Seen] = []
         self.stopping = threading.Event()
         self._server = _Server(self, tls)
+        # Stopping waits for the next poll, and every test stops a stub.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}
         )
 
     @property
@@ -204,6 +221,17 @@ class StubServer:
     def seen(self) -> list[Seen]:
         with self._lock:
             return list(self._seen)
+
+    async def wait_for_requests(self, count: int, within: float = 5.0) -> None:
+        """Wait until the stub has received *count* requests in all."""
+        deadline = time.monotonic() + within
+        while len(self.seen) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{len(self.seen)} requests within {within:g} s, not {count}"
+                )
+
+            await asyncio.sleep(0.01)
 
     def only(self) -> Seen:
         """The one request the stub received."""

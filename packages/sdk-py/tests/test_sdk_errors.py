@@ -11,6 +11,7 @@ from sdk_stub import Reply, StubServer, error_reply, json_reply, timer_json
 from timerclient import (
     AlreadyExists,
     ApiError,
+    FieldViolation,
     Internal,
     InvalidArgument,
     InvalidResponse,
@@ -88,7 +89,16 @@ async def test_invalid_argument_lists_the_fields(api: Api, stub: StubServer) -> 
             "shop", "x", callback="https://a.example", delay_seconds=1
         )
 
-    assert caught.value.fields == fields
+    assert caught.value.fields == [
+        FieldViolation("callback.timeout_seconds", "must be 0.1 to 300"),
+        FieldViolation("fire_at", "is required"),
+    ]
+
+
+def test_other_errors_have_no_fields() -> None:
+    error = ApiError(404, "not_found", "no", {"fields": "not a list"})
+
+    assert error.fields == []
 
 
 async def test_already_exists_carries_the_existing_timer(

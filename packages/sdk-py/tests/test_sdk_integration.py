@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sdk_api import Api, Kind, open_api
-from sdk_server import Receiver, TimerServer, server_command
+from sdk_server import Receiver, TimerServer
 from timerclient import (
     AlreadyExists,
     AttemptOutcome,
@@ -33,13 +33,6 @@ pytestmark = [pytest.mark.anyio, pytest.mark.timerserver]
 
 _numbers = itertools.count(1)
 FAR = "http://127.0.0.1:9/never-called"
-
-
-@pytest.fixture(scope="session")
-def timer_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TimerServer]:
-    command = server_command()
-    with TimerServer(command, tmp_path_factory.mktemp("timerserver")) as server:
-        yield server
 
 
 @pytest.fixture
@@ -160,12 +153,12 @@ class TestTimers:
         assert conflict.existing == taken
         invalid = results[3].error
         assert isinstance(invalid, InvalidArgument)
-        assert {field["field"] for field in invalid.fields} == {
+        assert {violation.field for violation in invalid.fields} == {
             "callback.url",
             "callback.timeout_seconds",
         }
 
-    async def test_batches_beyond_the_servers_limit_are_split(
+    async def test_a_batch_beyond_the_servers_limit_is_refused_whole(
         self, live: Api, namespace: str
     ) -> None:
         specs = [
@@ -173,13 +166,11 @@ class TestTimers:
             for index in range(1001)
         ]
 
-        results = await live.batch_create_timers(namespace, specs)
+        with pytest.raises(InvalidArgument) as caught:
+            await live.batch_create_timers(namespace, specs)
 
-        assert len(results) == 1001
-        assert {result.status for result in results} == {201}
-        assert [result.timer.id for result in results if result.timer] == [
-            spec.id for spec in specs
-        ]
+        assert [field.field for field in caught.value.fields] == ["timers"]
+        assert (await live.list_timers(namespace)).timers == ()
 
     async def test_update_with_and_without_the_expected_version(
         self, live: Api, namespace: str
@@ -328,14 +319,14 @@ class TestErrors:
 
         error = caught.value
         assert (error.status, error.code) == (400, "invalid_argument")
-        fields = {field["field"] for field in error.fields}
+        fields = {violation.field for violation in error.fields}
         assert fields == {
             "delay_seconds",
             "callback.url",
             "callback.timeout_seconds",
             "retry_policy.backoff_coefficient",
         }
-        assert all(field["reason"] for field in error.fields)
+        assert all(violation.reason for violation in error.fields)
 
     async def test_not_found(self, live: Api, namespace: str) -> None:
         with pytest.raises(NotFound) as caught:

@@ -28,6 +28,7 @@ EXPECTED_EXPORTS = {
     "BatchResult",
     "Callback",
     "ErrorKind",
+    "FieldViolation",
     "LastError",
     "Namespace",
     "RetryPolicy",

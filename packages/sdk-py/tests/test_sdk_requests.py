@@ -17,6 +17,9 @@ from timerclient import (
     AlreadyExists,
     AsyncTimerClient,
     Callback,
+    FieldViolation,
+    InvalidArgument,
+    InvalidResponse,
     NotFound,
     RetryPolicy,
     TimerClient,
@@ -42,7 +45,7 @@ class TestHeaders:
         assert seen.headers["accept"] == "application/json"
         assert "authorization" not in seen.headers
 
-    async def test_token_is_sent_as_bearer_and_user_agent_is_appended(
+    async def test_token_is_sent_as_bearer_and_user_agent_goes_first(
         self, kind: Kind, stub: StubServer
     ) -> None:
         stub.add(json_reply(200, {"namespaces": []}))
@@ -54,7 +57,7 @@ class TestHeaders:
 
         seen = stub.only()
         assert seen.headers["authorization"] == "Bearer s3cret"
-        assert seen.headers["user-agent"] == f"{USER_AGENT} billing/2.1"
+        assert seen.headers["user-agent"] == f"billing/2.1 {USER_AGENT}"
 
     async def test_base_url_path_prefix_is_kept(
         self, kind: Kind, stub: StubServer
@@ -210,43 +213,30 @@ class TestCreate:
         assert conflict.existing.version == 3
         invalid = results[3].error
         assert invalid is not None
-        assert invalid.fields == [{"field": "callback.url", "reason": "no"}]
+        assert invalid.fields == [FieldViolation("callback.url", "no")]
 
-    async def test_batch_of_more_than_a_thousand_goes_in_parts(
+    async def test_a_batch_is_one_request_whatever_its_size(
         self, api: Api, stub: StubServer
     ) -> None:
-        def answer(first: int, count: int) -> Reply:
-            return json_reply(
-                200,
-                {
-                    "results": [
-                        {"status": 201, "timer": timer_json(id=f"t{index}")}
-                        for index in range(first, first + count)
-                    ]
-                },
+        # The server sets the largest batch, so the client leaves it to it.
+        stub.add(
+            error_reply(
+                400,
+                "invalid_argument",
+                "at most 1000 timers per batch",
+                {"fields": [{"field": "timers", "reason": "too many"}]},
             )
-
-        stub.add(answer(0, 1000), answer(1000, 1))
+        )
         specs = [
             TimerSpec(f"t{index}", callback="https://a.example", delay_seconds=5)
             for index in range(1001)
         ]
 
-        results = await api.batch_create_timers("shop", specs)
+        with pytest.raises(InvalidArgument) as raised:
+            await api.batch_create_timers("shop", specs)
 
-        sizes = [len(seen.json()["timers"]) for seen in stub.seen]
-        assert sizes == [1000, 1]
-        assert [result.timer.id for result in results if result.timer] == [
-            f"t{index}" for index in range(1001)
-        ]
-
-    async def test_an_empty_batch_is_refused_before_sending(
-        self, api: Api, stub: StubServer
-    ) -> None:
-        with pytest.raises(ValueError, match="at least one"):
-            await api.batch_create_timers("shop", [])
-
-        assert stub.seen == []
+        assert len(stub.only().json()["timers"]) == 1001
+        assert raised.value.fields == [FieldViolation("timers", "too many")]
 
 
 class TestReadUpdateDelete:
@@ -397,6 +387,17 @@ class TestLists:
             [("id_prefix", "x"), ("limit", "2"), ("page_token", "p3")],
         ]
 
+    async def test_iteration_stops_when_the_server_repeats_a_token(
+        self, api: Api, stub: StubServer
+    ) -> None:
+        page = {"timers": [timer_json(id="a")], "next_page_token": "same"}
+        stub.add(json_reply(200, page), json_reply(200, page), json_reply(200, page))
+
+        with pytest.raises(InvalidResponse, match="repeated its page token 'same'"):
+            await api.all_timers("shop")
+
+        assert len(stub.seen) == 2
+
     async def test_namespaces_with_counts(self, api: Api, stub: StubServer) -> None:
         stub.add(
             json_reply(
@@ -514,17 +515,29 @@ class TestClientSetup:
     async def test_one_debug_line_per_request(
         self, api: Api, stub: StubServer, caplog: pytest.LogCaptureFixture
     ) -> None:
-        stub.add(json_reply(200, timer_json()), error_reply(404, "not_found", "no"))
+        stub.add(
+            json_reply(200, timer_json()),
+            error_reply(503, "unavailable", "later"),
+            error_reply(404, "not_found", "no"),
+        )
 
         with caplog.at_level(logging.DEBUG, logger="timerclient"):
             await api.get_timer("shop", "cart-7")
             with pytest.raises(NotFound):
                 await api.get_timer("shop", "gone")
 
-        records = [record for record in caplog.records if record.name == "timerclient"]
-        assert [record.getMessage() for record in records] == [
-            "GET /api/v1/namespaces/shop/timers/cart-7 -> 200",
-            "GET /api/v1/namespaces/shop/timers/gone -> 404",
+        records = [
+            record
+            for record in caplog.records
+            if record.name.startswith("timerclient.")
         ]
-        assert [record.__dict__["status"] for record in records] == [200, 404]
+        messages = [record.getMessage() for record in records]
+        assert messages[0] == "GET /api/v1/namespaces/shop/timers/cart-7 -> 200"
+        assert messages[1].startswith(
+            "GET /api/v1/namespaces/shop/timers/gone -> 503; retry 1 in 0."
+        )
+        assert messages[2] == "GET /api/v1/namespaces/shop/timers/gone -> 404"
+        assert len(messages) == 3
+        assert records[0].__dict__["status"] == 200
+        assert records[1].__dict__["retry"] == 1
         assert all(record.levelno == logging.DEBUG for record in records)

@@ -7,6 +7,8 @@ import gzip
 import shutil
 import ssl
 import subprocess
+import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -92,17 +94,24 @@ class TestConnections:
     async def test_waiting_for_a_slot_is_bounded_by_the_pool_timeout(
         self, stub: StubServer
     ) -> None:
-        stub.add(Reply(200, b"slow", delay=1.0))
+        release = threading.Event()
+        stub.add(Reply(200, b"slow", hold=release))
         transport = KeepAliveTransport(max_connections=1)
         timeout = httpx.Timeout(5.0, pool=0.1)
 
         async with httpx.AsyncClient(transport=transport, timeout=timeout) as http:
             slow = asyncio.create_task(http.get(f"{stub.url}/slow"))
-            await asyncio.sleep(0.05)
+            await stub.wait_for_requests(1)
+            started = time.monotonic()
             with pytest.raises(httpx.PoolTimeout):
                 await http.get(f"{stub.url}/fast")
+            waited = time.monotonic() - started
 
+            release.set()
             assert (await slow).text == "slow"
+
+        assert 0.09 <= waited < 3.0
+        assert len(stub.seen) == 1
 
     async def test_a_refused_connection_is_a_connect_error(
         self, http: httpx.AsyncClient

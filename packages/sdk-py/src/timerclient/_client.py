@@ -30,7 +30,6 @@ from ._requests import (
     RETRIED_ERRORS,
     Call,
     RequestCodec,
-    logger,
 )
 from ._retry import RetrySettings
 
@@ -56,7 +55,8 @@ class TimerClient:
     :param timeout: seconds that connecting, sending and each wait for the
         answer may take; 30 by default
     :param retry: how requests that got no answer or a 503 are retried
-    :param user_agent: appended to the client's own ``User-Agent``
+    :param user_agent: product tokens of the application, put before the
+        client's own in the ``User-Agent``
     :param max_connections: connections open at once, all kept alive
         between requests; unused when *http_client* is given
     :param verify: the TLS settings of an ``https`` base URL: an
@@ -185,17 +185,14 @@ class TimerClient:
     ) -> list[BatchResult]:
         """Create many timers; each is judged as a single create would be.
 
-        More than 1,000 timers are sent in several requests, one after the
-        other. The batch is not atomic: check each result.
+        One request of at most 1,000 timers; the server answers a larger or
+        empty batch with :class:`InvalidArgument`. The batch is not atomic:
+        check each result. Sending it again is safe, since creates are
+        deduplicated by id.
 
         :return: one result per timer, in the order given
         """
-        results: list[BatchResult] = []
-        for part in calls.batches(timers):
-            answered = self._send(calls.batch_create_timers(namespace, part))
-            results.extend(answered)
-
-        return results
+        return self._send(calls.batch_create_timers(namespace, list(timers)))
 
     def get_timer(self, namespace: str, id: str) -> Timer:
         """Return the timer.
@@ -298,9 +295,13 @@ class TimerClient:
         """Yield every timer that matches, following the pages.
 
         Pages are fetched as the iteration reaches them. Timers created
-        meanwhile neither repeat nor shift a page.
+        meanwhile neither repeat nor shift a page. The filters are those of
+        :meth:`list_timers`.
+
+        :param page_size: timers per request, 1 to 1,000 (50 by default)
+        :raises InvalidResponse: the server repeated a page token
         """
-        params = calls.list_query(
+        params: tuple[tuple[str, str], ...] | None = calls.list_query(
             status=status,
             fire_after=fire_after,
             fire_before=fire_before,
@@ -308,13 +309,10 @@ class TimerClient:
             limit=page_size,
             page_token=None,
         )
-        while True:
+        while params is not None:
             page = self._send(calls.list_timers(namespace, params))
             yield from page.timers
-            if page.next_page_token is None:
-                return
-
-            params = calls.with_page_token(params, page.next_page_token)
+            params = calls.next_page(params, page)
 
     def list_attempts(self, namespace: str, id: str) -> list[Attempt]:
         """Return the timer's latest delivery attempts, newest first.
@@ -345,14 +343,7 @@ class TimerClient:
                 if delay is None:
                     raise codec.failure(call, exc) from exc
 
-                logger.debug(
-                    "%s %s failed (%s); retry %d in %.2f s",
-                    call.method,
-                    call.path,
-                    exc,
-                    retry,
-                    delay,
-                )
+                codec.log_retry(call, retry, delay, f"failed ({exc})")
                 self._sleep(delay)
                 continue
             except httpx.TransportError as exc:
@@ -362,12 +353,5 @@ class TimerClient:
             if delay is None:
                 return codec.finish(call, response)
 
-            logger.debug(
-                "%s %s -> %d; retry %d in %.2f s",
-                call.method,
-                call.path,
-                response.status_code,
-                retry,
-                delay,
-            )
+            codec.log_retry(call, retry, delay, f"-> {response.status_code}")
             self._sleep(delay)

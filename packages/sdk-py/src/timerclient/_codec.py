@@ -13,6 +13,7 @@ from ._exceptions import (
     ApiError,
 )
 from ._models import (
+    DEFAULT_CALLBACK_TIMEOUT_SECONDS,
     Attempt,
     AttemptOutcome,
     BatchResult,
@@ -98,8 +99,11 @@ def _enum(enum_type: type[Any], value: Any) -> Any:
 def callback_from_dict(data: Mapping[str, Any]) -> Callback:
     return Callback(
         url=data["url"],
-        timeout_seconds=float(data.get("timeout_seconds", 10.0)),
-        headers=dict(data.get("headers") or {}),
+        timeout_seconds=float(
+            data.get("timeout_seconds", DEFAULT_CALLBACK_TIMEOUT_SECONDS)
+        ),
+        # The model copies the headers itself.
+        headers=data.get("headers") or {},
     )
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from ._models import Timer
+from ._models import FieldViolation, Timer
 
 
 class TimerClientError(Exception):
@@ -68,15 +68,15 @@ class ApiError(TimerClientError):
         )
 
     @property
-    def fields(self) -> list[dict[str, str]]:
-        """The bad fields of an ``invalid_argument`` answer: ``field`` and
-        ``reason`` each, in the server's order; empty for other errors."""
+    def fields(self) -> list[FieldViolation]:
+        """The bad fields of an ``invalid_argument`` answer, in the server's
+        order; empty for other errors."""
         fields = self.details.get("fields")
         if not isinstance(fields, list):
             return []
 
         return [
-            {"field": str(item.get("field")), "reason": str(item.get("reason"))}
+            FieldViolation(str(item.get("field", "")), str(item.get("reason", "")))
             for item in fields
             if isinstance(item, dict)
         ]

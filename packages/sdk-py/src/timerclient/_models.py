@@ -66,7 +66,8 @@ def aware(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         raise ValueError(f"{attribute.name} must be a timezone-aware datetime")
 
 
-def _frozen_headers(value: Mapping[str, str]) -> Mapping[str, str]:
+def _copied_headers(value: Mapping[str, str]) -> Mapping[str, str]:
+    # A copy, so that changing the caller's dict later changes no callback.
     return dict(value)
 
 
@@ -85,7 +86,7 @@ class Callback:
 
     url: str
     timeout_seconds: float = DEFAULT_CALLBACK_TIMEOUT_SECONDS
-    headers: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_headers)
+    headers: Mapping[str, str] = attrs.field(factory=dict, converter=_copied_headers)
 
 
 @attrs.frozen
@@ -116,7 +117,17 @@ class LastError:
 
 @attrs.frozen
 class Timer:
-    """A timer as the service stores it."""
+    """A timer as the service stores it.
+
+    The service sets the fields after ``retry_policy``: ``status``;
+    ``attempts``, the delivery attempts since the timer was last
+    (re)scheduled; ``next_attempt_at``, when the next delivery is due
+    (``fire_at`` before the first attempt, the retry time after a failure,
+    ``None`` once finished); ``last_error``, why the latest attempt failed;
+    ``executed_at``, when the last successful delivery completed; and
+    ``version``, 1 at creation and one more on every change, the value that
+    ``expected_version`` compares with.
+    """
 
     namespace: str
     id: str
@@ -161,6 +172,18 @@ class TimerSpec:
     def __attrs_post_init__(self) -> None:
         if (self.fire_at is None) == (self.delay_seconds is None):
             raise ValueError("give exactly one of fire_at and delay_seconds")
+
+
+@attrs.frozen
+class FieldViolation:
+    """One bad field of a request that the server refused, and why.
+
+    :param field: the field's path, such as ``callback.timeout_seconds``
+    :param reason: what is wrong with it, for people
+    """
+
+    field: str
+    reason: str
 
 
 @attrs.frozen

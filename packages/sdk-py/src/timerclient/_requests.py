@@ -50,15 +50,13 @@ from ._models import (
 from ._retry import RetrySettings, parse_retry_after
 from ._version import __version__
 
-logger = logging.getLogger("timerclient")
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8080"
 DEFAULT_TIMEOUT_SECONDS = 30.0
 USER_AGENT = f"timerkernel-python/{__version__}"
-#: The server's default and largest batch: bigger batches are sent in parts.
-MAX_BATCH = 1000
 API = "/api/v1"
 
 _JSON_HEADERS = {"Content-Type": "application/json"}
@@ -226,11 +224,23 @@ def list_timers(namespace: str, params: tuple[tuple[str, str], ...]) -> Call[Tim
     return Call("GET", _timers_path(namespace), page_from_dict, params=params)
 
 
-def with_page_token(
-    params: tuple[tuple[str, str], ...], page_token: str
-) -> tuple[tuple[str, str], ...]:
+def next_page(
+    params: tuple[tuple[str, str], ...], page: TimerPage
+) -> tuple[tuple[str, str], ...] | None:
+    """The query of the page after *page*, or ``None`` after the last one.
+
+    :raises InvalidResponse: the server handed back the token it was given,
+        which would fetch the same page forever
+    """
+    token = page.next_page_token
+    if token is None:
+        return None
+
+    if ("page_token", token) in params:
+        raise InvalidResponse(f"the listing repeated its page token {token!r}")
+
     kept = tuple(item for item in params if item[0] != "page_token")
-    return (*kept, ("page_token", page_token))
+    return (*kept, ("page_token", token))
 
 
 def list_namespaces() -> Call[list[Namespace]]:
@@ -241,17 +251,6 @@ def list_attempts(namespace: str, timer_id: str) -> Call[list[Attempt]]:
     return Call(
         "GET", f"{_timer_path(namespace, timer_id)}/attempts", attempts_from_dict
     )
-
-
-def batches(specs: Iterable[TimerSpec]) -> list[list[TimerSpec]]:
-    """Split *specs* into parts the server takes in one request."""
-    items = list(specs)
-    if not items:
-        raise ValueError("a batch needs at least one timer")
-
-    return [
-        items[start : start + MAX_BATCH] for start in range(0, len(items), MAX_BATCH)
-    ]
 
 
 # -- sending, shared by both clients -----------------------------------------
@@ -274,7 +273,8 @@ class RequestCodec:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.retry = retry
-        agent = USER_AGENT if not user_agent else f"{USER_AGENT} {user_agent}"
+        # The application is the more significant product, so it goes first.
+        agent = USER_AGENT if not user_agent else f"{user_agent} {USER_AGENT}"
         self.headers = {"User-Agent": agent, "Accept": "application/json"}
         if token:
             self.headers["Authorization"] = f"Bearer {token}"
@@ -323,11 +323,23 @@ class RequestCodec:
             retry, parse_retry_after(response.headers.get("Retry-After"))
         )
 
+    def log_retry(self, call: Call[Any], retry: int, delay: float, cause: str) -> None:
+        """Note at DEBUG that *call* goes again after *delay* seconds, and why."""
+        logger.debug(
+            "%s %s %s; retry %d in %.2f s",
+            call.method,
+            call.path,
+            cause,
+            retry,
+            delay,
+            extra={"method": call.method, "path": call.path, "retry": retry},
+        )
+
     def failure(self, call: Call[Any], exc: httpx.TransportError) -> TimerClientError:
         """The client's error for an httpx error of *call*."""
         where = f"{call.method} {self.base_url}{call.path}"
         if isinstance(exc, httpx.TimeoutException):
-            return RequestTimedOut(f"{where} timed out: {type(exc).__name__} {exc}")
+            return RequestTimedOut(f"{where} timed out: {type(exc).__name__}: {exc}")
 
         return ConnectionFailed(f"{where} failed: {type(exc).__name__}: {exc}")
 
