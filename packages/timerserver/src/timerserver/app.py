@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -14,8 +15,9 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route
+from starlette.responses import FileResponse, HTMLResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from timerkernel import (
     FieldError,
@@ -35,7 +37,9 @@ from timerkernel import (
 from timerkernel._parsing import check_namespace
 
 from ._errors import ApiError, from_kernel_error, invalid, invalid_field
+from .export import MEDIA_TYPES, export_csv, export_json
 from .guard import make_url_guard
+from .live import ACTIVITY_SECONDS, Activity, EventHub
 from .metrics import Metrics, RequestMetricsMiddleware
 from .openapi import build_openapi, render_docs_page
 from .settings import Settings
@@ -48,9 +52,17 @@ READY_TIMEOUT_SECONDS = 2.0
 _LIST_PARAMETERS = frozenset(
     {"status", "fire_after", "fire_before", "id_prefix", "limit", "page_token"}
 )
+_EXPORT_PARAMETERS = frozenset(
+    {"status", "fire_after", "fire_before", "id_prefix", "format"}
+)
+_ACTIVITY_PARAMETERS = frozenset({"namespace", "seconds"})
 _BATCH_FIELDS = frozenset({"timers"})
 
-# TODO: the web UI replaces this page once it is built into the package.
+#: The web UI's build output (webui/ in the repository): index.html is the
+#: home page, and its assets are served under /ui.
+WEBUI_DIRECTORY = Path(__file__).parent / "webui"
+
+# Served at / when the package was installed without the web UI built.
 _HOME_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -58,7 +70,9 @@ _HOME_PAGE = """<!doctype html>
 <style>body { font: 16px/1.5 system-ui, sans-serif; margin: 2rem auto;
 max-width: 40rem; padding: 0 1rem; }</style></head><body>
 <h1>Timer service</h1>
-<p>This server runs the timer API at <code>/api/v1</code>.</p>
+<p>This server runs the timer API at <code>/api/v1</code>. Its web UI is not
+built into this installation (<code>npm ci &amp;&amp; npm run build</code> in
+<code>webui/</code> of the repository builds it).</p>
 <ul>
 <li><a href="/docs">API reference</a></li>
 <li><a href="/api/v1/openapi.json">OpenAPI document</a></li>
@@ -68,6 +82,16 @@ max-width: 40rem; padding: 0 1rem; }</style></head><body>
 </ul>
 </body></html>
 """
+
+
+class _WebUIFiles(StaticFiles):
+    """The web UI's assets; a 404 rather than a 500 where it is not built."""
+
+    async def check_config(self) -> None:
+        if not WEBUI_DIRECTORY.is_dir():
+            raise HTTPException(404)
+
+        await super().check_config()
 
 
 @attrs.define
@@ -82,6 +106,8 @@ class ServerState:
     metrics: Metrics
     draining: bool = False
     url_guard: Callable[[str], str | None] | None = None
+    events: EventHub = attrs.field(factory=EventHub)
+    activity: Activity = attrs.field(factory=Activity)
 
 
 def _json(
@@ -314,6 +340,48 @@ class Api:
             }
         )
 
+    # -- what the web UI watches -------------------------------------------
+
+    async def watch_events(self, request: Request) -> Response:
+        namespace = self._namespace(request)
+        _refuse_unknown_parameters(request, frozenset())
+        return StreamingResponse(
+            self.state.events.stream(namespace),
+            media_type="text/event-stream",
+            # Proxies must pass each event on as it comes.
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    async def export_timers(self, request: Request) -> Response:
+        namespace = self._namespace(request)
+        query, _ = _read_list_query(request, _EXPORT_PARAMETERS)
+        export_format = request.query_params.get("format", "json")
+        if export_format not in MEDIA_TYPES:
+            raise invalid_field("format", "must be csv or json")
+
+        export = export_csv if export_format == "csv" else export_json
+        filename = f"{namespace}-timers.{export_format}"
+        return StreamingResponse(
+            export(self.kernel, namespace, query),
+            media_type=MEDIA_TYPES[export_format],
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+
+    async def activity(self, request: Request) -> Response:
+        params = request.query_params
+        _refuse_unknown_parameters(request, _ACTIVITY_PARAMETERS)
+        namespace = params.get("namespace")
+        if namespace is not None:
+            check_namespace(namespace)
+
+        raw_seconds = params.get("seconds", "300")
+        if not raw_seconds.isdigit() or not 1 <= int(raw_seconds) <= ACTIVITY_SECONDS:
+            raise invalid_field(
+                "seconds", f"must be a whole number from 1 to {ACTIVITY_SECONDS}"
+            )
+
+        return _json(self.state.activity.report(int(raw_seconds), namespace))
+
     # -- operations -------------------------------------------------------
 
     async def healthz(self, request: Request) -> Response:
@@ -344,6 +412,11 @@ class Api:
         return HTMLResponse(render_docs_page(build_openapi()))
 
     async def home(self, request: Request) -> Response:
+        index = WEBUI_DIRECTORY / "index.html"
+        if index.is_file():
+            # The page names its hashed assets, so it must not be cached.
+            return FileResponse(index, headers={"Cache-Control": "no-cache"})
+
         return HTMLResponse(_HOME_PAGE)
 
 
@@ -361,13 +434,25 @@ def _item_error(error: TimerKernelError) -> dict[str, Any]:
     return {"status": api_error.status, "error": api_error.body()["error"]}
 
 
-def _read_list_query(request: Request) -> tuple[TimerQuery, str | None]:
-    params = request.query_params
-    errors = [
+def _unknown_parameters(request: Request, known: frozenset[str]) -> list[FieldError]:
+    return [
         FieldError(name, "is not a known query parameter")
-        for name in params
-        if name not in _LIST_PARAMETERS
+        for name in request.query_params
+        if name not in known
     ]
+
+
+def _refuse_unknown_parameters(request: Request, known: frozenset[str]) -> None:
+    errors = _unknown_parameters(request, known)
+    if errors:
+        raise invalid(errors)
+
+
+def _read_list_query(
+    request: Request, known: frozenset[str] = _LIST_PARAMETERS
+) -> tuple[TimerQuery, str | None]:
+    params = request.query_params
+    errors = _unknown_parameters(request, known)
 
     statuses: set[TimerStatus] = set()
     for value in params.getlist("status"):
@@ -485,6 +570,12 @@ def create_app(
             name="batch_create",
         ),
         Route(
+            f"{timers}:export",
+            api.export_timers,
+            methods=["GET"],
+            name="export_timers",
+        ),
+        Route(
             f"{timers}/{{timer_id}}", api.get_timer, methods=["GET"], name="get_timer"
         ),
         Route(
@@ -511,12 +602,24 @@ def create_app(
             methods=["GET"],
             name="list_namespaces",
         ),
+        Route(
+            f"{API}/namespaces/{{namespace}}/events",
+            api.watch_events,
+            methods=["GET"],
+            name="watch_events",
+        ),
+        Route(f"{API}/activity", api.activity, methods=["GET"], name="activity"),
         Route(f"{API}/openapi.json", api.openapi, methods=["GET"], name="openapi"),
         Route("/", api.home, methods=["GET"], name="home"),
         Route("/docs", api.docs, methods=["GET"], name="docs"),
         Route("/healthz", api.healthz, methods=["GET"], name="healthz"),
         Route("/readyz", api.readyz, methods=["GET"], name="readyz"),
         Route("/metrics", api.metrics, methods=["GET"], name="metrics"),
+        Mount(
+            "/ui",
+            _WebUIFiles(directory=WEBUI_DIRECTORY, check_dir=False),
+            name="webui",
+        ),
         *(extra_routes or []),
     ]
     app = Starlette(
@@ -532,4 +635,6 @@ def create_app(
     )
     app.state.server = state
     state.metrics.watch(state.kernel)
+    state.events.watch(state.kernel)
+    state.activity.watch(state.kernel)
     return app

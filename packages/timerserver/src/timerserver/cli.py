@@ -258,6 +258,8 @@ async def _serve(settings: Settings) -> int:
         await stop.wait()
         state.draining = True
         await anyio.sleep(settings.shutdown_grace_seconds)
+        # Event streams never end by themselves; uvicorn would wait for them.
+        state.events.close()
         server.should_exit = True
 
     try:

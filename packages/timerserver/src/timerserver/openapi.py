@@ -12,7 +12,15 @@ import html
 import json
 from typing import Any
 
-from timerkernel import NAMESPACE_PATTERN, TIMER_ID_PATTERN, __version__
+from timerkernel import (
+    NAMESPACE_PATTERN,
+    TIMER_ID_PATTERN,
+    TimerEventKind,
+    __version__,
+)
+
+from .export import CSV_COLUMNS
+from .live import ACTIVITY_SECONDS, Activity
 
 _TIME = {"type": "string", "format": "date-time", "example": "2026-12-03T08:00:00.000Z"}
 _NULLABLE_TIME = {**_TIME, "nullable": True}
@@ -300,6 +308,18 @@ _COMMON_ERRORS = {
 }
 
 
+_STATUS_PARAM = {
+    "name": "status",
+    "in": "query",
+    "style": "form",
+    "explode": True,
+    "schema": {
+        "type": "array",
+        "items": {"type": "string", "enum": ["scheduled", "succeeded", "failed"]},
+    },
+}
+
+
 def _timer_answer(description: str) -> dict[str, Any]:
     return {**_json_body(_ref("Timer"), description), "headers": _ETAG}
 
@@ -340,19 +360,7 @@ def _document() -> str:
                 "tags": ["timers"],
                 "parameters": [
                     _NAMESPACE_PARAM,
-                    {
-                        "name": "status",
-                        "in": "query",
-                        "style": "form",
-                        "explode": True,
-                        "schema": {
-                            "type": "array",
-                            "items": {
-                                "type": "string",
-                                "enum": ["scheduled", "succeeded", "failed"],
-                            },
-                        },
-                    },
+                    _STATUS_PARAM,
                     {"name": "fire_after", "in": "query", "schema": _TIME},
                     {"name": "fire_before", "in": "query", "schema": _TIME},
                     {"name": "id_prefix", "in": "query", "schema": {"type": "string"}},
@@ -454,6 +462,113 @@ def _document() -> str:
                 "responses": {
                     "200": _json_body(_ref("NamespaceList"), "The namespaces."),
                     "503": _COMMON_ERRORS["503"],
+                },
+            }
+        },
+        f"{timers}:export": {
+            "get": {
+                "operationId": "exportTimers",
+                "summary": "Every timer of a filter, streamed as CSV or JSON",
+                "description": (
+                    "Beyond the contract, for the web UI and for backups of a "
+                    "namespace. Read a page at a time, so not a snapshot: a timer "
+                    "changed during the export may be in it or not. CSV columns: "
+                    + ", ".join(CSV_COLUMNS)
+                    + " (payload as compact JSON)."
+                ),
+                "tags": ["web UI"],
+                "parameters": [
+                    _NAMESPACE_PARAM,
+                    _STATUS_PARAM,
+                    {"name": "fire_after", "in": "query", "schema": _TIME},
+                    {"name": "fire_before", "in": "query", "schema": _TIME},
+                    {"name": "id_prefix", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "format",
+                        "in": "query",
+                        "schema": {
+                            "type": "string",
+                            "enum": ["csv", "json"],
+                            "default": "json",
+                        },
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "Every matching timer, in fire_at order.",
+                        "headers": {
+                            "Content-Disposition": {"schema": {"type": "string"}}
+                        },
+                        "content": {
+                            "application/json": {
+                                "schema": {"type": "array", "items": _ref("Timer")}
+                            },
+                            "text/csv": {"schema": {"type": "string"}},
+                        },
+                    },
+                    **_COMMON_ERRORS,
+                },
+            }
+        },
+        "/api/v1/namespaces/{namespace}/events": {
+            "get": {
+                "operationId": "watchEvents",
+                "summary": "The namespace's timer events, as server-sent events",
+                "description": (
+                    "Beyond the contract, for the web UI. First an event `ready` "
+                    "once the subscription is live, then one event per change "
+                    "made by this process, named by its kind: "
+                    + ", ".join(kind.value for kind in TimerEventKind)
+                    + '. Each data line is `{"kind": ..., "timer": {...}}`. A '
+                    "comment every 15 s keeps the connection; a stream that falls "
+                    "1,000 events behind is closed, and the client reconnects. An "
+                    "API process without a runner sees no deliveries."
+                ),
+                "tags": ["web UI"],
+                "parameters": [_NAMESPACE_PARAM],
+                "responses": {
+                    "200": {
+                        "description": "An endless text/event-stream.",
+                        "content": {
+                            "text/event-stream": {"schema": {"type": "string"}}
+                        },
+                    },
+                    **_COMMON_ERRORS,
+                },
+            }
+        },
+        "/api/v1/activity": {
+            "get": {
+                "operationId": "getActivity",
+                "summary": "Creations, deliveries and failures per second, recently",
+                "description": (
+                    "Beyond the contract, for the web UI's dashboard: the counts "
+                    "of this process, one per whole second, oldest first. "
+                    "Deliveries count succeeded and rescheduled attempts; failures, "
+                    "timers that finally failed."
+                ),
+                "tags": ["web UI"],
+                "parameters": [
+                    {
+                        "name": "namespace",
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": "One namespace; all of them without it.",
+                    },
+                    {
+                        "name": "seconds",
+                        "in": "query",
+                        "schema": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": ACTIVITY_SECONDS,
+                            "default": 300,
+                        },
+                    },
+                ],
+                "responses": {
+                    "200": _json_body(_ref("Activity"), "The recent counts."),
+                    **_COMMON_ERRORS,
                 },
             }
         },
@@ -586,6 +701,18 @@ def _document() -> str:
                     "required": ["results"],
                     "properties": {
                         "results": {"type": "array", "items": _BATCH_RESULT}
+                    },
+                },
+                "Activity": {
+                    "type": "object",
+                    "required": ["step_seconds", "end", *Activity.KINDS],
+                    "properties": {
+                        "step_seconds": {"type": "integer"},
+                        "end": {**_TIME, "description": "The end of the last step."},
+                        **{
+                            kind: {"type": "array", "items": {"type": "integer"}}
+                            for kind in Activity.KINDS
+                        },
                     },
                 },
                 "NamespaceList": {
