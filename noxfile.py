@@ -1,13 +1,16 @@
 """Every development task of the repository as a nox session.
 
-``./dev test`` runs ``lint``, ``typecheck``, ``tests`` and ``sdks``; ``./dev
-serve`` runs ``serve``. Sessions install the packages of this repository in
-editable mode with uv, so a second run only checks what changed.
+``./dev test`` runs ``lint``, ``typecheck``, ``tests``, ``sdks`` and ``webui``;
+``./dev serve`` runs ``serve``. Sessions install the packages of this
+repository in editable mode with uv, so a second run only checks what
+changed.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 import nox
 
@@ -17,7 +20,7 @@ import nox
 os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
 
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["lint", "typecheck", "tests", "sdks"]
+nox.options.sessions = ["lint", "typecheck", "tests", "sdks", "webui"]
 nox.options.error_on_missing_interpreters = False
 
 SERVER_PACKAGES = [
@@ -76,6 +79,13 @@ SDK_STEPS = {
         ["mvn", "-q", "-B", "-ntp", "verify"],
     ],
 }
+
+
+WEBUI = Path("webui")
+WEBUI_OUTPUT = Path("packages/timerserver/src/timerserver/webui")
+# What the web UI's build reads; the output is stale when one is newer.
+WEBUI_INPUTS = ["src", "index.html", "package-lock.json", "vite.config.ts"]
+CHROMIUM = "/usr/bin/chromium"
 
 
 def install_packages(
@@ -175,10 +185,95 @@ def sdks(session: nox.Session) -> None:
                 session.run(*step, external=True, env={"TIMERSDK_SERVER": server})
 
 
+def newest_change(paths: list[Path]) -> float:
+    """The latest modification time of the files under *paths*."""
+    newest = 0.0
+    for path in paths:
+        files = path.rglob("*") if path.is_dir() else [path]
+        for file in files:
+            if file.is_file():
+                newest = max(newest, file.stat().st_mtime)
+
+    return newest
+
+
+def build_webui(session: nox.Session, *, always: bool = False) -> None:
+    """Build the web UI into the server package, unless it is up to date.
+
+    ``npm ci`` runs only when the lock file changed since the last install.
+    """
+    index = WEBUI_OUTPUT / "index.html"
+    inputs = [WEBUI / name for name in WEBUI_INPUTS]
+    if not always and index.exists() and index.stat().st_mtime >= newest_change(inputs):
+        return
+
+    installed = WEBUI / "node_modules" / ".package-lock.json"
+    lock = WEBUI / "package-lock.json"
+    with session.chdir(WEBUI):
+        if (
+            always
+            or not installed.exists()
+            or installed.stat().st_mtime < lock.stat().st_mtime
+        ):
+            session.run("npm", "ci", "--no-audit", "--no-fund", external=True)
+
+        session.run("npm", "run", "build", external=True)
+
+
+def ensure_chromium(session: nox.Session) -> None:
+    """Install Debian's Chromium for the browser tests where it is missing."""
+    if Path(CHROMIUM).exists():
+        return
+
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        session.error(
+            f"the browser tests need Chromium at {CHROMIUM}: "
+            "install Debian's chromium package (apt-get install chromium)"
+        )
+
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    session.run("apt-get", "update", "-q", external=True, env=env)
+    session.run(
+        "apt-get",
+        "install",
+        "-y",
+        "-q",
+        "--no-install-recommends",
+        "chromium",
+        external=True,
+        env=env,
+    )
+
+
+@nox.session
+def webui(session: nox.Session) -> None:
+    """Lint and build the web UI, and run its browser tests in Chromium."""
+    install_packages(session, packages=SERVER_PACKAGES)
+    ensure_chromium(session)
+    build_webui(session, always=True)
+    with session.chdir(WEBUI):
+        session.run("npm", "run", "lint", external=True)
+        session.run(
+            "npm",
+            "test",
+            external=True,
+            env={"TIMERUI_SERVER": os.path.join(session.bin, "timerserver")},
+        )
+
+
 @nox.session
 def serve(session: nox.Session) -> None:
-    """Start the server on the embedded SQLite store (./timers.db by default)."""
+    """Start the server on the embedded SQLite store (./timers.db by default).
+
+    The web UI is built first when Node.js and npm are there; without them
+    the server serves a page of links at / instead.
+    """
     install_packages(session)
+    if shutil.which("npm") is None:
+        session.warn("npm was not found: the server runs without its web UI")
+    else:
+        build_webui(session)
+
     session.run("timerserver", "serve", *session.posargs)
 
 
