@@ -5,7 +5,7 @@
  */
 
 import { accessSync, constants, mkdirSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import {
@@ -34,8 +34,14 @@ const CHROMIUM_ARGS = [
 export const ACTION_TIMEOUT_MS = 7_000;
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** docs/images of the repository, from .test-build/test/support. */
-export const IMAGES = join(here, "..", "..", "..", "..", "docs", "images");
+/**
+ * Where the tests save their screenshots: test-results/ of webui, unless
+ * TIMERUI_SCREENSHOTS names another folder (../docs/images refreshes the
+ * README's), so that a test run leaves the tracked images alone.
+ */
+export const IMAGES = process.env.TIMERUI_SCREENSHOTS
+  ? resolve(process.env.TIMERUI_SCREENSHOTS)
+  : join(here, "..", "..", "..", "test-results");
 
 function chromiumPresent(): boolean {
   try {
