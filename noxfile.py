@@ -38,6 +38,7 @@ TEST_REQUIREMENTS = [
     "openapi-spec-validator>=0.7",
     # The store's second PostgreSQL driver, tested beside asyncpg.
     "psycopg[binary]>=3.2",
+    "pyyaml>=6",
 ]
 TOOLS = ["ruff==0.17.6", "mypy==2.4.1"]
 SOURCES = ["packages", "bench", "docs", "noxfile.py"]
@@ -114,7 +115,7 @@ def fmt(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """Type-check the packages and their tests with mypy --strict."""
-    install_packages(session, *TEST_REQUIREMENTS, TOOLS[1])
+    install_packages(session, *TEST_REQUIREMENTS, TOOLS[1], "types-PyYAML>=6")
     session.run(
         "mypy",
         "packages/timerkernel/src",

@@ -118,6 +118,7 @@ class TestTakeover:
         assert calls_before_expiry == 0
         assert held_by_b == dict.fromkeys(range(SHARDS), 2)
         assert owners == dict.fromkeys(range(SHARDS), "runner-b")
+        assert (a.runner.lease_takeovers, b.runner.lease_takeovers) == (0, SHARDS)
         assert a.dispatcher.calls == []
         assert [call.timer.id for call in b.dispatcher.calls] == ["due-soon"]
         assert at(LEASE_SECONDS) <= b.dispatcher.calls[0].at <= at(13)
@@ -207,6 +208,8 @@ class TestFairShare:
             owners = await cluster.owners()
 
         assert alone == SHARDS
+        # Shards handed over are released first: taking them is no takeover.
+        assert b.runner.lease_takeovers == 0
         assert len(share_a) == len(share_b) == SHARDS // 2
         assert share_a.keys() | share_b.keys() == set(range(SHARDS))
         assert set(share_b.values()) == {2}

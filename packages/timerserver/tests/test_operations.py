@@ -6,7 +6,17 @@ import re
 
 import httpx
 
-from blackbox import FAST_RETRY, Api, Receiver, Reply, timer_body, utc_now, wait_until
+from blackbox import (
+    FAST_RETRY,
+    Api,
+    Receiver,
+    Reply,
+    ServerFactory,
+    timer_body,
+    timers_path,
+    utc_now,
+    wait_until,
+)
 
 SAMPLE = re.compile(
     r"(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})?\s+(?P<value>\S+)(?:\s+\d+)?"
@@ -123,3 +133,56 @@ class TestMetrics:
         )
 
         assert all(after[o] >= before[o] + 1 for o in outcomes)
+
+    def test_storage_calls_are_timed_by_operation(
+        self, api: Api, client: httpx.Client, receiver: Receiver
+    ) -> None:
+        name = "timerserver_storage_operation_seconds_count"
+        before = {
+            operation: metric_total(client, name, operation=operation)
+            for operation in ("insert_timers", "get_timer")
+        }
+
+        api.created(timer_body("timed", receiver.url()))
+        api.timer("timed")
+
+        assert (
+            metric_total(client, name, operation="insert_timers")
+            > before["insert_timers"]
+        )
+        assert metric_total(client, name, operation="get_timer") > before["get_timer"]
+
+    def test_stored_timers_are_counted_by_namespace_and_status(
+        self, server_factory: ServerFactory, receiver: Receiver
+    ) -> None:
+        # A server of its own: the counts are read at most every 10 s.
+        own = server_factory()
+        with own.client() as client:
+            for timer_id in ("one", "two"):
+                body = timer_body(timer_id, receiver.url())
+                assert client.post(timers_path("stored"), json=body).status_code == 201
+
+            counts = {
+                status: metric_total(
+                    client,
+                    "timerserver_timers_stored",
+                    namespace="stored",
+                    status=status,
+                )
+                for status in ("scheduled", "succeeded", "failed")
+            }
+
+        assert counts == {"scheduled": 2, "succeeded": 0, "failed": 0}
+
+    def test_the_runner_reports_the_shards_it_owns(self, client: httpx.Client) -> None:
+        shards = metric_total(client, "timerserver_shards")
+
+        owned = wait_until(
+            lambda: metric_total(client, "timerserver_runner_shards_owned") or None,
+            timeout=10,
+            message="no shard owned",
+        )
+
+        assert shards >= 1
+        assert owned == shards
+        assert metric_total(client, "timerserver_runner_lease_takeovers_total") == 0

@@ -261,6 +261,8 @@ class Runner:
         self.runner_id = runner_id or f"runner-{uuid.uuid4().hex[:12]}"
 
         self.leases: dict[int, int] = {}
+        #: Shards this runner took from another runner whose lease expired.
+        self.lease_takeovers = 0
         self._loaded: dict[tuple[str, str], DueTimer] = {}
         self._heap: list[tuple[datetime, int, DueTimer]] = []
         self._order = itertools.count()
@@ -453,6 +455,19 @@ class Runner:
         acquired = await self.store.acquire_leases(
             self.runner_id, free[:wanted], now=now, duration=duration
         )
+        taken_over = [
+            shard
+            for shard in acquired
+            if shard in leases and leases[shard].owner not in (None, self.runner_id)
+        ]
+        if taken_over:
+            self.lease_takeovers += len(taken_over)
+            logger.info(
+                "took over expired shards %s",
+                sorted(taken_over),
+                extra={"action": "shards_taken_over", "shards": sorted(taken_over)},
+            )
+
         if acquired:
             logger.info(
                 "acquired shards %s",

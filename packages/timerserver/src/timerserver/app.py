@@ -402,6 +402,7 @@ class Api:
         return _json({"status": "ready"})
 
     async def metrics(self, request: Request) -> Response:
+        await self.state.metrics.refresh(self.kernel)
         body, content_type = self.state.metrics.render()
         return Response(body, media_type=content_type)
 
@@ -547,6 +548,26 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
         "internal error on %s %s", request.method, request.url.path, exc_info=exc
     )
     return ApiError(500, "internal", "internal error").response()
+
+
+def create_ops_app(state: ServerState) -> Starlette:
+    """The health, readiness and metrics routes alone, for a runner process."""
+    api = Api(state)
+    routes = [
+        Route("/healthz", api.healthz, methods=["GET"], name="healthz"),
+        Route("/readyz", api.readyz, methods=["GET"], name="readyz"),
+        Route("/metrics", api.metrics, methods=["GET"], name="metrics"),
+    ]
+    app = Starlette(
+        routes=routes,
+        exception_handlers={
+            ApiError: _on_api_error,
+            HTTPException: _on_http_error,
+            Exception: _on_unexpected,
+        },
+    )
+    app.state.server = state
+    return app
 
 
 def create_app(

@@ -21,7 +21,7 @@ from timerkernel.http import HttpDispatcher
 
 from . import __version__
 from ._logging import configure_logging
-from .app import ServerState, create_app
+from .app import ServerState, create_app, create_ops_app
 from .guard import make_url_guard
 from .metrics import Metrics
 from .settings import Settings, SettingsError, load_settings, redact_url
@@ -140,7 +140,7 @@ def _tune_garbage_collector() -> None:
     gc.set_threshold(_GC_YOUNG_THRESHOLD, 10, 10)
 
 
-def _kernel_for(settings: Settings) -> Kernel:
+def _kernel_for(settings: Settings, metrics: Metrics | None = None) -> Kernel:
     options = {}
     if settings.storage_pool_size is not None:
         options["pool_size"] = settings.storage_pool_size
@@ -149,6 +149,9 @@ def _kernel_for(settings: Settings) -> Kernel:
         store = create_store(settings.storage, **options)
     except ValueError as exc:
         raise SettingsError(f"setting 'storage': {exc}") from None
+
+    if metrics is not None:
+        store = metrics.instrument(store)
 
     return Kernel(
         store,
@@ -177,9 +180,9 @@ def _runner_for(kernel: Kernel, settings: Settings) -> Runner:
     )
 
 
-async def _open_kernel(settings: Settings) -> Kernel:
+async def _open_kernel(settings: Settings, metrics: Metrics | None = None) -> Kernel:
     """Open the storage, waiting while it is unreachable."""
-    kernel = _kernel_for(settings)
+    kernel = _kernel_for(settings, metrics)
     delay = 0.5
     while True:
         try:
@@ -226,13 +229,13 @@ async def _serve(settings: Settings) -> int:
     logger.info(
         "starting timerserver %s with settings %s", __version__, settings.redacted()
     )
+    metrics = Metrics()
     try:
-        kernel = await _open_kernel(settings)
+        kernel = await _open_kernel(settings, metrics)
     except (SettingsError, StorageError) as exc:
         logger.error("cannot open the storage: %s", exc)
         return EXIT_FAILURE
 
-    metrics = Metrics()
     state = ServerState(kernel=kernel, settings=settings, metrics=metrics)
     app = create_app(state)
     server = _Server(
@@ -253,6 +256,8 @@ async def _serve(settings: Settings) -> int:
     )
 
     runner = _runner_for(kernel, settings) if settings.runner.enabled else None
+    if runner is not None:
+        metrics.watch_runner(runner)
 
     async def drain_on_signal(stop: anyio.Event) -> None:
         await stop.wait()
@@ -290,21 +295,63 @@ async def _serve(settings: Settings) -> int:
 
 async def _run_runner(settings: Settings) -> int:
     logger.info("starting runner %s with settings %s", __version__, settings.redacted())
+    metrics = Metrics()
     try:
-        kernel = await _open_kernel(settings)
+        kernel = await _open_kernel(settings, metrics)
     except (SettingsError, StorageError) as exc:
         logger.error("cannot open the storage: %s", exc)
         return EXIT_FAILURE
 
     runner = _runner_for(kernel, settings)
+    metrics.watch(kernel)
+    metrics.watch_runner(runner)
+    state = ServerState(kernel=kernel, settings=settings, metrics=metrics)
+    port = settings.runner.metrics_port
+    ops = None
+    if port is not None:
+        ops = _Server(
+            uvicorn.Config(
+                create_ops_app(state),
+                host=settings.host,
+                port=port,
+                lifespan="off",
+                access_log=False,
+                log_config=None,
+                server_header=False,
+                timeout_graceful_shutdown=5,
+            )
+        )
+
+    failed = False
     try:
-        async with anyio.create_task_group() as task_group, _stop_on_signal() as stop:
-            await task_group.start(runner.run)
-            await stop.wait()
-            runner.stop()
+        async with _stop_on_signal() as stop, anyio.create_task_group() as helpers:
+            if ops is not None:
+
+                async def serve_ops() -> None:
+                    nonlocal failed
+                    await ops.serve()
+                    if not ops.started:
+                        logger.error("could not listen on %s:%d", settings.host, port)
+                        failed = True
+                        stop.set()
+
+                helpers.start_soon(serve_ops)
+
+            async with anyio.create_task_group() as runners:
+                await runners.start(runner.run)
+                await stop.wait()
+                # Readiness goes red while the deliveries in flight finish.
+                state.draining = True
+                runner.stop()
+
+            if ops is not None:
+                ops.should_exit = True
     finally:
         with anyio.CancelScope(shield=True):
             await kernel.close()
+
+    if failed:
+        return EXIT_FAILURE
 
     logger.info("stopped")
     return 0

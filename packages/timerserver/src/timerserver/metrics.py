@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import logging
+import time
+
+import anyio
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from timerkernel import Kernel, TimerEvent, TimerEventKind
+from timerkernel import (
+    Kernel,
+    Runner,
+    StorageError,
+    TimerEvent,
+    TimerEventKind,
+    TimerStatus,
+)
+from timerkernel.abc import Store
+
+from .storage_metrics import STORAGE_BUCKETS, InstrumentedStore
+
+logger = logging.getLogger(__name__)
 
 _DELIVERY_OUTCOMES = {
     TimerEventKind.delivered: "succeeded",
@@ -21,6 +38,11 @@ _DELIVERY_OUTCOMES = {
 }
 
 _LATENESS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+#: Counting the stored timers reads an index per namespace: a scrape reuses
+#: a count this recent rather than read it again.
+STORED_COUNT_MAX_AGE_SECONDS = 10.0
+STORED_COUNT_TIMEOUT_SECONDS = 2.0
 
 
 class Metrics:
@@ -70,14 +92,98 @@ class Metrics:
             ["route", "method", "status"],
             registry=self.registry,
         )
+        self.storage_duration = Histogram(
+            "timerserver_storage_operation_seconds",
+            "Duration of each call to the storage, by operation.",
+            ["operation"],
+            registry=self.registry,
+            buckets=STORAGE_BUCKETS,
+        )
+        self.storage_errors = Counter(
+            "timerserver_storage_errors",
+            "Storage calls that failed, by operation.",
+            ["operation"],
+            registry=self.registry,
+        )
+        self.timers_stored = Gauge(
+            "timerserver_timers_stored",
+            "Timers in storage by namespace and status, as of the last count.",
+            ["namespace", "status"],
+            registry=self.registry,
+        )
+        self.shards_owned = Gauge(
+            "timerserver_runner_shards_owned",
+            "Shards whose lease this process's runner holds.",
+            registry=self.registry,
+        )
+        self.shards_total = Gauge(
+            "timerserver_shards",
+            "Shards of the storage, owned or not.",
+            registry=self.registry,
+        )
+        self.lease_takeovers = Counter(
+            "timerserver_runner_lease_takeovers",
+            "Shards this process's runner took over from a runner whose lease expired.",
+            registry=self.registry,
+        )
         for outcome in _DELIVERY_OUTCOMES.values():
             self.deliveries.labels(outcome=outcome)
 
+        self._runner: Runner | None = None
+        self._takeovers_seen = 0
+        self._counted_at = -STORED_COUNT_MAX_AGE_SECONDS
+        self._stored_labels: set[tuple[str, str]] = set()
+
         self._created_by_namespace: dict[str, Counter] = {}
+
+    def instrument(self, store: Store) -> Store:
+        """Return *store* wrapped so that its calls are timed here."""
+        return InstrumentedStore(store, self.storage_duration, self.storage_errors)
 
     def watch(self, kernel: Kernel) -> None:
         """Count the events of *kernel* from now on."""
         kernel.add_listener(self.observe)
+
+    def watch_runner(self, runner: Runner) -> None:
+        """Report the shards *runner* holds, read at each scrape."""
+        self._runner = runner
+        self.shards_owned.set_function(lambda: len(runner.leases))
+
+    async def refresh(self, kernel: Kernel) -> None:
+        """Bring what is read rather than counted up to date, before a scrape.
+
+        A storage that does not answer in time leaves the last counts in
+        place; the storage error counters and readiness tell of it.
+        """
+        self.shards_total.set(kernel.shard_count)
+        if self._runner is not None:
+            takeovers = self._runner.lease_takeovers
+            self.lease_takeovers.inc(takeovers - self._takeovers_seen)
+            self._takeovers_seen = takeovers
+
+        if time.monotonic() - self._counted_at < STORED_COUNT_MAX_AGE_SECONDS:
+            return
+
+        try:
+            with anyio.fail_after(STORED_COUNT_TIMEOUT_SECONDS):
+                namespaces = await kernel.count_timers()
+        except (StorageError, TimeoutError) as exc:
+            logger.warning("could not count the stored timers for metrics: %s", exc)
+            return
+
+        self._counted_at = time.monotonic()
+        seen = set()
+        for entry in namespaces:
+            for status in TimerStatus:
+                labels = (entry.name, status.value)
+                self.timers_stored.labels(*labels).set(entry.counts.get(status, 0))
+                seen.add(labels)
+
+        # A namespace whose timers are all gone drops out of the counts.
+        for labels in self._stored_labels - seen:
+            self.timers_stored.remove(*labels)
+
+        self._stored_labels = seen
 
     def observe(self, event: TimerEvent) -> None:
         namespace = event.timer.namespace

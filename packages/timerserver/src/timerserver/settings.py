@@ -64,6 +64,9 @@ class RunnerSettings:
     """
 
     enabled: bool = True
+    #: Where ``timerserver runner`` serves /metrics, /healthz and /readyz (on
+    #: the ``host`` setting); unset, it serves nothing. ``serve`` ignores it.
+    metrics_port: int | None = None
     lookahead_seconds: float = _RUNNER_DEFAULTS.lookahead_seconds
     poll_interval_seconds: float = _RUNNER_DEFAULTS.poll_interval_seconds
     change_margin_seconds: float = _RUNNER_DEFAULTS.change_margin_seconds
@@ -77,7 +80,7 @@ class RunnerSettings:
     def for_kernel(self) -> KernelRunnerSettings:
         """The kernel's settings of a runner with these values."""
         values = attrs.asdict(self)
-        del values["enabled"]
+        del values["enabled"], values["metrics_port"]
         return KernelRunnerSettings(**values)
 
 
