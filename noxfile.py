@@ -39,6 +39,8 @@ TEST_REQUIREMENTS = [
     # The store's second PostgreSQL driver, tested beside asyncpg.
     "psycopg[binary]>=3.2",
     "pyyaml>=6",
+    # Records the spans of deliveries and requests in the tracing tests.
+    "opentelemetry-sdk>=1.27",
 ]
 TOOLS = ["ruff==0.17.6", "mypy==2.4.1"]
 SOURCES = ["packages", "bench", "docs", "noxfile.py"]

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import attrs
@@ -47,6 +48,9 @@ from ._model import (
 from ._parsing import RESERVED_HEADERS, UrlGuard, encode_json, parse_callback_answer
 from ._times import format_time
 from .abc import Clock, Dispatcher
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer, TracerProvider
 
 __all__ = ["HttpDispatcher", "Secrets", "SigningSecret", "sign"]
 
@@ -124,6 +128,11 @@ class HttpDispatcher(Dispatcher):
         certificate authority say; by default those of
         :func:`ssl.create_default_context`, which verifies certificates and
         host names against the system's authorities.
+    :param tracer_provider: where each delivery's span goes, and whose trace
+        the ``traceparent`` header sent with it names; by default the global
+        one of the OpenTelemetry API, where that is installed. Without an
+        OpenTelemetry SDK behind it (no provider set) deliveries are not
+        traced and carry no ``traceparent``.
     :raises ValueError: if a limit is not positive or a secret is empty.
     """
 
@@ -139,6 +148,7 @@ class HttpDispatcher(Dispatcher):
         user_agent: str | None = None,
         clock: Clock | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         if max_connections < 1 or max_per_host < 1:
             raise ValueError("max_connections and max_per_host must be at least 1")
@@ -170,6 +180,8 @@ class HttpDispatcher(Dispatcher):
         # deliveries use it; it goes when the last one leaves, so that the
         # map does not grow with every target ever called.
         self._host_slots: dict[Origin, tuple[anyio.Semaphore, int]] = {}
+        self._tracer_provider = tracer_provider
+        self._tracer: Tracer | None = None
 
     async def start(self) -> None:
         """Open the connection pool.
@@ -189,6 +201,7 @@ class HttpDispatcher(Dispatcher):
             max_idle=self.max_connections,
             max_idle_per_origin=self.max_per_host,
         )
+        self._tracer = _delivery_tracer(self._tracer_provider)
 
     async def close(self) -> None:
         """Close the connection pool; deliveries still in flight fail."""
@@ -207,6 +220,48 @@ class HttpDispatcher(Dispatcher):
         if client is None:
             raise RuntimeError("HttpDispatcher.start() must be called before deliver()")
 
+        tracer = self._tracer
+        if tracer is None:
+            return await self._deliver(client, timer, attempt, ())
+
+        return await self._deliver_traced(tracer, client, timer, attempt)
+
+    async def _deliver_traced(
+        self, tracer: Tracer, client: Http1Client, timer: Timer, attempt: int
+    ) -> DeliveryResult:
+        from opentelemetry import propagate
+        from opentelemetry.trace import SpanKind, Status, StatusCode
+
+        attributes: dict[str, str | int] = {
+            "timer.namespace": timer.namespace,
+            "timer.id": timer.id,
+            "timer.attempt": attempt,
+            "http.request.method": "POST",
+            "url.full": timer.callback.url,
+        }
+        with tracer.start_as_current_span(
+            "timer delivery", kind=SpanKind.CLIENT, attributes=attributes
+        ) as span:
+            carrier: dict[str, str] = {}
+            propagate.inject(carrier)
+            result = await self._deliver(client, timer, attempt, tuple(carrier.items()))
+            status_code = getattr(result, "status_code", None)
+            if status_code is not None:
+                span.set_attribute("http.response.status_code", status_code)
+
+            if isinstance(result, DeliveryFailed):
+                span.set_status(Status(StatusCode.ERROR, result.message))
+                span.set_attribute("error.type", result.kind.value)
+
+            return result
+
+    async def _deliver(
+        self,
+        client: Http1Client,
+        timer: Timer,
+        attempt: int,
+        trace_headers: tuple[tuple[str, str], ...],
+    ) -> DeliveryResult:
         callback = timer.callback
         endpoint = endpoint_of(callback.url)
         if endpoint is None:
@@ -216,7 +271,7 @@ class HttpDispatcher(Dispatcher):
 
         origin = endpoint.origin
         body = self._encode_body(timer, attempt)
-        headers = self._headers_for(timer, attempt, body)
+        headers = self._headers_for(timer, attempt, body, trace_headers)
 
         # The client takes the deadline itself, so a cancel scope (another
         # timer on the event loop) is needed only to wait for a slot. The
@@ -255,15 +310,24 @@ class HttpDispatcher(Dispatcher):
         return encode_json(document).encode()
 
     def _headers_for(
-        self, timer: Timer, attempt: int, body: bytes
+        self,
+        timer: Timer,
+        attempt: int,
+        body: bytes,
+        trace_headers: tuple[tuple[str, str], ...] = (),
     ) -> list[tuple[str, str]]:
         # Validation keeps reserved names out of callback.headers; a timer
         # built in code skips it, and the service's own headers must win.
+        reserved = RESERVED_HEADERS
+        if trace_headers:
+            reserved = reserved | {name.lower() for name, _ in trace_headers}
+
         headers = [
             (name, value)
             for name, value in timer.callback.headers.items()
-            if name.lower() not in RESERVED_HEADERS
+            if name.lower() not in reserved
         ]
+        headers += trace_headers
         headers += [
             ("Content-Type", "application/json"),
             ("User-Agent", self.user_agent),
@@ -475,3 +539,25 @@ def _reason_phrase(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return ""
+
+
+def _delivery_tracer(provider: Any) -> Tracer | None:
+    """The tracer of *provider* (or the global one), or ``None`` to trace nothing.
+
+    The API's own providers (before an SDK is set, or with the SDK
+    disabled) record nothing; skipping their spans keeps a delivery at its
+    untraced cost.
+    """
+    try:
+        from opentelemetry import trace
+    except ImportError:
+        return None
+
+    if provider is None:
+        provider = trace.get_tracer_provider()
+
+    if isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
+        return None
+
+    tracer: Tracer = provider.get_tracer("timerkernel.http", __version__)
+    return tracer
