@@ -36,6 +36,9 @@ TEST_REQUIREMENTS = [
     "anyio>=4.4",
     "uvicorn>=0.30",
     "openapi-spec-validator>=0.7",
+    # Generated input: property tests, and the fuzzing of the served OpenAPI.
+    "hypothesis>=6.100",
+    "schemathesis>=4.32",
     # The store's second PostgreSQL driver, tested beside asyncpg.
     "psycopg[binary]>=3.2",
     "pyyaml>=6",

@@ -42,6 +42,7 @@ from ._model import (
     to_millis,
 )
 from ._parsing import (
+    TIMER_ID_PATTERN,
     check_namespace,
     check_timer_id,
     encode_json,
@@ -527,6 +528,12 @@ def _query_fingerprint(namespace: str, query: TimerQuery) -> str:
 
 
 def _encode_page_token(fire_at: datetime, timer_id: str, fingerprint: str) -> str:
+    """The keyset position after (*fire_at*, *timer_id*), bound to one query.
+
+    A token is not secret: anyone may decode it, or make one. The fingerprint
+    of the namespace and filters keeps it to the query that made it, and
+    whatever position a token names, the query reads only its own namespace.
+    """
     raw = encode_json([to_millis(fire_at), timer_id, fingerprint]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -536,13 +543,18 @@ def _decode_page_token(token: str, fingerprint: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         fire_millis, timer_id, token_fingerprint = json.loads(raw)
-    except (ValueError, TypeError, binascii.Error):
+    # Deep nesting makes the decoder recurse past the interpreter's limit.
+    except (ValueError, TypeError, RecursionError, binascii.Error):
         raise InvalidArgument([problem]) from None
 
+    # The id goes into a store query: only a real id's characters may, never
+    # a lone surrogate or a NUL that a driver cannot encode.
     if (
         token_fingerprint != fingerprint
         or not isinstance(fire_millis, int)
+        or isinstance(fire_millis, bool)
         or not isinstance(timer_id, str)
+        or not TIMER_ID_PATTERN.fullmatch(timer_id)
     ):
         raise InvalidArgument([problem])
 

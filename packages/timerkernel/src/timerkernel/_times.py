@@ -5,8 +5,10 @@ from datetime import datetime, timedelta
 
 from ._model import UTC, ceil_to_millis
 
+# ASCII digits only: ``\d`` alone would also take other scripts' digits.
 _RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})"
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})",
+    re.ASCII,
 )
 
 

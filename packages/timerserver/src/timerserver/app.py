@@ -37,6 +37,7 @@ from timerkernel import (
 from timerkernel._parsing import check_namespace
 
 from ._errors import ApiError, from_kernel_error, invalid, invalid_field
+from .auth import ApiKeyMiddleware, api_key_of
 from .export import MEDIA_TYPES, export_csv, export_json
 from .guard import make_url_guard
 from .live import ACTIVITY_SECONDS, Activity, EventHub
@@ -47,7 +48,7 @@ from .settings import Settings
 logger = logging.getLogger(__name__)
 
 API = "/api/v1"
-MAX_PAGE_SIZE = 1000
+DEFAULT_PAGE_SIZE = 50
 READY_TIMEOUT_SECONDS = 2.0
 _LIST_PARAMETERS = frozenset(
     {"status", "fire_after", "fire_before", "id_prefix", "limit", "page_token"}
@@ -151,9 +152,9 @@ class Api:
                 raise invalid_field("Content-Type", "must be application/json")
 
         limit = self.limits.max_body_bytes
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise _body_too_large(int(declared), limit)
+        declared = _whole_number(request.headers.get("content-length", ""))
+        if declared is not None and declared > limit:
+            raise _body_too_large(declared, limit)
 
         chunks: list[bytes] = []
         size = 0
@@ -299,15 +300,17 @@ class Api:
         if value.startswith("W/"):
             value = value[2:]
 
-        value = value.strip('"')
-        if not value.isdigit() or len(value) > 18:
+        version = _whole_number(value.strip('"'))
+        if version is None:
             raise invalid_field("If-Match", 'must be a timer version, such as "3"')
 
-        return int(value)
+        return version
 
     async def list_timers(self, request: Request) -> Response:
         namespace = self._namespace(request)
-        query, page_token = _read_list_query(request)
+        query, page_token = _read_list_query(
+            request, max_page_size=self.limits.max_page_size
+        )
         page = await self.kernel.list_timers(namespace, query, page_token)
         return _json(
             {
@@ -325,6 +328,10 @@ class Api:
 
     async def list_namespaces(self, request: Request) -> Response:
         namespaces = await self.kernel.count_timers()
+        key = api_key_of(request)
+        if key is not None:
+            namespaces = [entry for entry in namespaces if key.covers(entry.name)]
+
         return _json(
             {
                 "namespaces": [
@@ -354,7 +361,7 @@ class Api:
 
     async def export_timers(self, request: Request) -> Response:
         namespace = self._namespace(request)
-        query, _ = _read_list_query(request, _EXPORT_PARAMETERS)
+        query, _ = _read_list_query(request, known=_EXPORT_PARAMETERS)
         export_format = request.query_params.get("format", "json")
         if export_format not in MEDIA_TYPES:
             raise invalid_field("format", "must be csv or json")
@@ -374,13 +381,13 @@ class Api:
         if namespace is not None:
             check_namespace(namespace)
 
-        raw_seconds = params.get("seconds", "300")
-        if not raw_seconds.isdigit() or not 1 <= int(raw_seconds) <= ACTIVITY_SECONDS:
+        seconds = _whole_number(params.get("seconds", "300"))
+        if seconds is None or not 1 <= seconds <= ACTIVITY_SECONDS:
             raise invalid_field(
                 "seconds", f"must be a whole number from 1 to {ACTIVITY_SECONDS}"
             )
 
-        return _json(self.state.activity.report(int(raw_seconds), namespace))
+        return _json(self.state.activity.report(seconds, namespace))
 
     # -- operations -------------------------------------------------------
 
@@ -407,10 +414,15 @@ class Api:
         return Response(body, media_type=content_type)
 
     async def openapi(self, request: Request) -> Response:
-        return _json(build_openapi())
+        return _json(self._document())
 
     async def docs(self, request: Request) -> Response:
-        return HTMLResponse(render_docs_page(build_openapi()))
+        return HTMLResponse(render_docs_page(self._document()))
+
+    def _document(self) -> dict[str, Any]:
+        return build_openapi(
+            self.limits, authenticated=self.state.settings.auth.enabled
+        )
 
     async def home(self, request: Request) -> Response:
         index = WEBUI_DIRECTORY / "index.html"
@@ -419,6 +431,18 @@ class Api:
             return FileResponse(index, headers={"Cache-Control": "no-cache"})
 
         return HTMLResponse(_HOME_PAGE)
+
+
+def _whole_number(text: str) -> int | None:
+    """*text* as a whole number, if it is one to 18 ASCII digits.
+
+    ``str.isdigit`` alone would pass superscripts and other digits that
+    ``int`` refuses, and ``int`` refuses very long numbers too.
+    """
+    if not 1 <= len(text) <= 18 or not text.isascii() or not text.isdigit():
+        return None
+
+    return int(text)
 
 
 def _body_too_large(size: int, limit: int) -> ApiError:
@@ -450,7 +474,10 @@ def _refuse_unknown_parameters(request: Request, known: frozenset[str]) -> None:
 
 
 def _read_list_query(
-    request: Request, known: frozenset[str] = _LIST_PARAMETERS
+    request: Request,
+    *,
+    known: frozenset[str] = _LIST_PARAMETERS,
+    max_page_size: int = DEFAULT_PAGE_SIZE,
 ) -> tuple[TimerQuery, str | None]:
     params = request.query_params
     errors = _unknown_parameters(request, known)
@@ -474,14 +501,15 @@ def _read_list_query(
             except ValueError as exc:
                 errors.append(FieldError(name, str(exc)))
 
-    limit = 50
+    limit = min(DEFAULT_PAGE_SIZE, max_page_size)
     raw_limit = params.get("limit")
     if raw_limit is not None:
-        if raw_limit.isdigit() and 1 <= int(raw_limit) <= MAX_PAGE_SIZE:
-            limit = int(raw_limit)
+        asked = _whole_number(raw_limit)
+        if asked is not None and 1 <= asked <= max_page_size:
+            limit = asked
         else:
             errors.append(
-                FieldError("limit", f"must be a whole number from 1 to {MAX_PAGE_SIZE}")
+                FieldError("limit", f"must be a whole number from 1 to {max_page_size}")
             )
 
     id_prefix = params.get("id_prefix")
@@ -643,9 +671,13 @@ def create_app(
         ),
         *(extra_routes or []),
     ]
+    middleware = [Middleware(RequestMetricsMiddleware, metrics=state.metrics)]
+    if state.settings.auth.enabled:
+        middleware.append(Middleware(ApiKeyMiddleware, keys=state.settings.auth.keys))
+
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(RequestMetricsMiddleware, metrics=state.metrics)],
+        middleware=middleware,
         exception_handlers={
             ApiError: _on_api_error,
             TimerKernelError: _on_kernel_error,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import gc
 import logging
@@ -108,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     try:
         settings = load_settings(config_file=arguments.config, overrides=overrides)
+        if arguments.command == "serve":
+            settings.check_exposure()
     except SettingsError as exc:
         print(f"timerserver: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -236,6 +239,7 @@ async def _serve(settings: Settings) -> int:
         logger.error("cannot open the storage: %s", exc)
         return EXIT_FAILURE
 
+    _log_authentication(settings)
     state = ServerState(kernel=kernel, settings=settings, metrics=metrics)
     app = create_app(state)
     server = _Server(
@@ -243,6 +247,8 @@ async def _serve(settings: Settings) -> int:
             app,
             host=settings.host,
             port=settings.port,
+            http=_http_protocol(),
+            h11_max_incomplete_event_size=settings.limits.max_header_bytes,
             lifespan="off",
             access_log=False,
             log_config=None,
@@ -291,6 +297,32 @@ async def _serve(settings: Settings) -> int:
 
     logger.info("stopped")
     return 0
+
+
+def _http_protocol() -> type[asyncio.Protocol] | str:
+    """httptools with the head limit where it is installed, else h11 (which has it)."""
+    try:
+        from ._protocol import HeadLimitedHttpToolsProtocol
+    except ImportError:
+        return "h11"
+
+    return HeadLimitedHttpToolsProtocol
+
+
+def _log_authentication(settings: Settings) -> None:
+    auth = settings.auth
+    if auth.enabled:
+        logger.info(
+            "API keys required on /api/v1: %s",
+            ", ".join(key.name for key in auth.keys),
+        )
+    elif auth.disabled:
+        logger.warning(
+            "the API on %s has no authentication (auth.disabled is true)",
+            settings.host,
+        )
+    else:
+        logger.info("no API keys configured: the API on %s is open", settings.host)
 
 
 async def _run_runner(settings: Settings) -> int:

@@ -18,9 +18,18 @@ from timerkernel import (
     TimerEventKind,
     __version__,
 )
+from timerkernel._parsing import (
+    MAX_ATTEMPTS_LIMIT,
+    MAX_HEADER_VALUE_LENGTH,
+    MAX_HEADERS,
+    MAX_SECONDS,
+    MAX_URL_LENGTH,
+)
 
+from .auth import needs_key
 from .export import CSV_COLUMNS
 from .live import ACTIVITY_SECONDS, Activity
+from .settings import LimitSettings
 
 _TIME = {"type": "string", "format": "date-time", "example": "2026-12-03T08:00:00.000Z"}
 _NULLABLE_TIME = {**_TIME, "nullable": True}
@@ -52,8 +61,12 @@ _CALLBACK = {
         "url": {
             "type": "string",
             "format": "uri",
-            "maxLength": 2048,
-            "description": "Absolute http or https URL, POSTed at fire time.",
+            "pattern": "^[hH][tT][tT][pP][sS]?://[^/?#]",
+            "maxLength": MAX_URL_LENGTH,
+            "description": (
+                "Absolute http or https URL with a host and no user or password, "
+                "POSTed at fire time."
+            ),
         },
         "timeout_seconds": {
             "type": "number",
@@ -64,10 +77,18 @@ _CALLBACK = {
         },
         "headers": {
             "type": "object",
-            "maxProperties": 20,
-            "additionalProperties": {"type": "string"},
+            "maxProperties": MAX_HEADERS,
+            "additionalProperties": {
+                "type": "string",
+                "maxLength": MAX_HEADER_VALUE_LENGTH,
+                "pattern": "^[^\r\n\u0000]*$",
+            },
             "default": {},
-            "description": "Extra request headers; the service's own cannot be set.",
+            "description": (
+                "Extra request headers, by name: HTTP tokens of at most 256 "
+                "characters. The service's own (Content-Type, User-Agent, "
+                "Timer-*, hop-by-hop headers) cannot be set."
+            ),
         },
     },
 }
@@ -79,6 +100,7 @@ _RETRY_POLICY = {
         "max_attempts": {
             "type": "integer",
             "minimum": 0,
+            "maximum": MAX_ATTEMPTS_LIMIT,
             "default": 10,
             "description": "Attempts in all, the first included; 0 means unlimited.",
         },
@@ -86,6 +108,7 @@ _RETRY_POLICY = {
             "type": "number",
             "exclusiveMinimum": True,
             "minimum": 0,
+            "maximum": MAX_SECONDS,
             "default": 1,
             "description": "Delay before the second attempt.",
         },
@@ -100,6 +123,7 @@ _RETRY_POLICY = {
             "type": "number",
             "exclusiveMinimum": True,
             "minimum": 0,
+            "maximum": MAX_SECONDS,
             "default": 600,
             "description": "Cap on one delay; also caps Retry-After.",
         },
@@ -108,6 +132,7 @@ _RETRY_POLICY = {
             "nullable": True,
             "exclusiveMinimum": True,
             "minimum": 0,
+            "maximum": MAX_SECONDS,
             "default": None,
             "description": (
                 "Give up once the next attempt would start this long after the first."
@@ -136,6 +161,7 @@ _FIRE_TIME = {
     "delay_seconds": {
         "type": "number",
         "minimum": 0,
+        "maximum": MAX_SECONDS,
         "description": "Alternative to fire_at: due this many seconds from now.",
     },
 }
@@ -182,29 +208,37 @@ _TIMER = {
     },
 }
 
-_TIMER_CREATE = {
-    "type": "object",
-    "required": ["id", "callback"],
-    "additionalProperties": False,
-    "description": "Exactly one of fire_at and delay_seconds is required.",
-    "properties": {
-        "id": {"type": "string", "pattern": f"^{TIMER_ID_PATTERN.pattern}$"},
-        **_FIRE_TIME,
-        "callback": _ref("Callback"),
-        "payload": {
-            "nullable": True,
-            "description": "Any JSON, at most 64 KiB serialized.",
+
+def _timer_create(max_payload_bytes: int) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["id", "callback"],
+        "additionalProperties": False,
+        "description": "Exactly one of fire_at and delay_seconds is required.",
+        "oneOf": [{"required": ["fire_at"]}, {"required": ["delay_seconds"]}],
+        "properties": {
+            "id": {"type": "string", "pattern": f"^{TIMER_ID_PATTERN.pattern}$"},
+            **_FIRE_TIME,
+            "callback": _ref("Callback"),
+            "payload": {
+                "nullable": True,
+                "description": (
+                    f"Any JSON, at most {max_payload_bytes} bytes serialized."
+                ),
+            },
+            "retry_policy": _ref("RetryPolicy"),
         },
-        "retry_policy": _ref("RetryPolicy"),
-    },
-}
+    }
+
 
 _TIMER_UPDATE = {
     "type": "object",
     "additionalProperties": False,
     "description": (
-        "Fields left out stay as they are; a new fire time re-arms the timer."
+        "Fields left out stay as they are; a new fire time re-arms the timer. "
+        "At most one of fire_at and delay_seconds."
     ),
+    "not": {"required": ["fire_at", "delay_seconds"]},
     "properties": {
         **_FIRE_TIME,
         "callback": _ref("Callback"),
@@ -232,6 +266,28 @@ _ATTEMPT = {
         "outcome": {"type": "string", "enum": ["succeeded", "rescheduled", "failed"]},
         "status_code": {"type": "integer", "nullable": True},
         "error": _ref("LastError"),
+    },
+}
+
+# One server-sent event, as the fields of its lines; keep-alive comments are
+# not events.
+_EVENT = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {
+            "type": "string",
+            "enum": ["ready", *(kind.value for kind in TimerEventKind)],
+        },
+        "data": {
+            "type": "string",
+            "description": '{} for ready, else JSON: {"kind": ..., "timer": {...}}.',
+        },
+        "retry": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Milliseconds a client waits before it reconnects.",
+        },
     },
 }
 
@@ -298,13 +354,34 @@ _IF_MATCH = {
     "in": "header",
     "required": False,
     "description": "The version the timer must be at, as in its ETag; * for any.",
-    "schema": {"type": "string"},
+    "schema": {
+        "type": "string",
+        "pattern": '^[ \\t]*(\\*|(W/)?"?[0-9]{1,18}"?)[ \\t]*$',
+    },
 }
 _ETAG = {"ETag": {"description": "The timer's version.", "schema": {"type": "string"}}}
 
 _COMMON_ERRORS = {
     "400": _error("A field is malformed, of the wrong type or out of range."),
     "503": _error("The storage is unavailable; retry later."),
+}
+_UNAUTHENTICATED = {
+    **_error("API keys are configured and the bearer token is missing or wrong."),
+    "headers": {
+        "WWW-Authenticate": {
+            "description": 'The challenge: Bearer realm="timerserver".',
+            "schema": {"type": "string"},
+        }
+    },
+}
+_PERMISSION_DENIED = _error("The API key does not cover this namespace.")
+_BEARER = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": (
+        "An API key of the server's configuration, sent as Authorization: "
+        "Bearer <token>. The key must cover the namespace of the request."
+    ),
 }
 
 
@@ -325,7 +402,9 @@ def _timer_answer(description: str) -> dict[str, Any]:
 
 
 @functools.cache
-def _document() -> str:
+def _document(
+    max_page_size: int, max_batch: int, max_payload_bytes: int, authenticated: bool
+) -> str:
     timers = "/api/v1/namespaces/{namespace}/timers"
     paths: dict[str, Any] = {
         timers: {
@@ -370,8 +449,8 @@ def _document() -> str:
                         "schema": {
                             "type": "integer",
                             "minimum": 1,
-                            "maximum": 1000,
-                            "default": 50,
+                            "maximum": max_page_size,
+                            "default": min(50, max_page_size),
                         },
                     },
                     {"name": "page_token", "in": "query", "schema": {"type": "string"}},
@@ -385,7 +464,7 @@ def _document() -> str:
         f"{timers}:batchCreate": {
             "post": {
                 "operationId": "batchCreateTimers",
-                "summary": "Create up to 1,000 timers",
+                "summary": f"Create up to {max_batch} timers",
                 "description": "Each item is judged as a single create; not atomic.",
                 "tags": ["timers"],
                 "parameters": [_NAMESPACE_PARAM],
@@ -528,10 +607,11 @@ def _document() -> str:
                 "parameters": [_NAMESPACE_PARAM],
                 "responses": {
                     "200": {
-                        "description": "An endless text/event-stream.",
-                        "content": {
-                            "text/event-stream": {"schema": {"type": "string"}}
-                        },
+                        "description": (
+                            "An endless text/event-stream; the schema is that of "
+                            "one event."
+                        ),
+                        "content": {"text/event-stream": {"schema": _EVENT}},
                     },
                     **_COMMON_ERRORS,
                 },
@@ -661,7 +741,7 @@ def _document() -> str:
         "components": {
             "schemas": {
                 "Timer": _TIMER,
-                "TimerCreate": _TIMER_CREATE,
+                "TimerCreate": _timer_create(max_payload_bytes),
                 "TimerUpdate": _TIMER_UPDATE,
                 "Callback": _CALLBACK,
                 "RetryPolicy": _RETRY_POLICY,
@@ -691,7 +771,7 @@ def _document() -> str:
                         "timers": {
                             "type": "array",
                             "minItems": 1,
-                            "maxItems": 1000,
+                            "maxItems": max_batch,
                             "items": _ref("TimerCreate"),
                         }
                     },
@@ -739,15 +819,58 @@ def _document() -> str:
                         }
                     },
                 },
-            }
+            },
         },
     }
+    if authenticated:
+        _add_authentication(document)
+
     return json.dumps(document)
 
 
-def build_openapi() -> dict[str, Any]:
-    """Return a fresh copy of the OpenAPI document."""
-    document: dict[str, Any] = json.loads(_document())
+def _add_authentication(document: dict[str, Any]) -> None:
+    """Name the key and its answers on the routes that need one; open the rest."""
+    document["security"] = [{"bearerAuth": []}]
+    document["components"]["securitySchemes"] = {"bearerAuth": _BEARER}
+    for path, operations in document["paths"].items():
+        for operation in operations.values():
+            if not needs_key(path):
+                operation["security"] = []
+                continue
+
+            responses = operation["responses"]
+            responses["401"] = _UNAUTHENTICATED
+            # The list of namespaces shows what the key covers, never refuses.
+            if "{namespace}" in path or "namespace" in _query_names(operation):
+                responses["403"] = _PERMISSION_DENIED
+
+
+def _query_names(operation: dict[str, Any]) -> set[str]:
+    return {
+        parameter["name"]
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "query"
+    }
+
+
+def build_openapi(
+    limits: LimitSettings | None = None, *, authenticated: bool = False
+) -> dict[str, Any]:
+    """Return a fresh copy of the OpenAPI document of a server.
+
+    :param limits: the limits it states; the defaults if None.
+    :param authenticated: whether the server has API keys: then the document
+        declares the bearer scheme and the ``401`` and ``403`` answers.
+    """
+    limits = limits or LimitSettings()
+    document: dict[str, Any] = json.loads(
+        _document(
+            limits.max_page_size,
+            limits.max_batch,
+            limits.max_payload_bytes,
+            authenticated,
+        )
+    )
     return document
 
 

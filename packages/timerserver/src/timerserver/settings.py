@@ -9,7 +9,9 @@ as TOML scalars, so ``true`` and ``8080`` mean what they look like.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 import attrs
 from dynaconf import Dynaconf
 
+from timerkernel import NAMESPACE_PATTERN
 from timerkernel import RunnerSettings as KernelRunnerSettings
 
 DEFAULT_STORAGE = "sqlite:///./timers.db"
@@ -46,13 +49,77 @@ class CallbackSettings:
     max_per_host: int = 64
 
 
+_POSITIVE = attrs.validators.ge(1)
+
+
 @attrs.frozen
 class LimitSettings:
-    """Limits on what a client may send."""
+    """Limits on what a client may send.
 
-    max_body_bytes: int = 8 * 1024 * 1024
-    max_payload_bytes: int = 64 * 1024
-    max_batch: int = 1000
+    :param max_body_bytes: a request body.
+    :param max_payload_bytes: a timer's payload, serialized.
+    :param max_batch: the timers of one batch create.
+    :param max_page_size: the largest ``limit`` of a list request.
+    :param max_header_bytes: a request's line and headers together.
+    """
+
+    max_body_bytes: int = attrs.field(default=8 * 1024 * 1024, validator=_POSITIVE)
+    max_payload_bytes: int = attrs.field(default=64 * 1024, validator=_POSITIVE)
+    max_batch: int = attrs.field(default=1000, validator=_POSITIVE)
+    max_page_size: int = attrs.field(default=1000, validator=_POSITIVE)
+    max_header_bytes: int = attrs.field(default=32 * 1024, validator=_POSITIVE)
+
+
+#: A key's name, as logs show it; names are read in lower case.
+KEY_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+#: Bearer tokens are visible ASCII: what an Authorization header carries as is.
+_TOKEN_PATTERN = re.compile(r"[\x21-\x7e]+")
+_SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
+MIN_TOKEN_LENGTH = 16
+ALL_NAMESPACES = "*"
+
+
+@attrs.frozen
+class ApiKey:
+    """One API key: a bearer token, known only by its SHA-256, and its scope.
+
+    :param name: what logs call the key; never the token.
+    :param token_sha256: the SHA-256 of the token, 64 lower-case hex digits.
+    :param namespaces: the namespaces the key may use; ``None`` for all.
+    """
+
+    name: str
+    token_sha256: str = attrs.field(repr=False)
+    namespaces: frozenset[str] | None
+
+    def covers(self, namespace: str) -> bool:
+        """Whether the key may use *namespace*."""
+        return self.namespaces is None or namespace in self.namespaces
+
+    def redacted(self) -> dict[str, Any]:
+        """The key as logs may show it: its name and scope, no hash."""
+        namespaces = (
+            ALL_NAMESPACES if self.namespaces is None else sorted(self.namespaces)
+        )
+        return {"name": self.name, "token_sha256": "***", "namespaces": namespaces}
+
+
+@attrs.frozen
+class AuthSettings:
+    """Who may call the API.
+
+    :param keys: the API keys; none means that the API is open.
+    :param disabled: serve the API without keys on a host that is not a
+        loopback address (``serve`` refuses to otherwise).
+    """
+
+    keys: tuple[ApiKey, ...] = ()
+    disabled: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        """Whether requests to the API need a key."""
+        return bool(self.keys)
 
 
 @attrs.frozen
@@ -106,6 +173,7 @@ class Settings:
     callbacks: CallbackSettings = attrs.Factory(CallbackSettings)
     limits: LimitSettings = attrs.Factory(LimitSettings)
     runner: RunnerSettings = attrs.Factory(RunnerSettings)
+    auth: AuthSettings = attrs.Factory(AuthSettings)
 
     @property
     def private_networks_allowed(self) -> bool:
@@ -122,7 +190,27 @@ class Settings:
             data["callbacks"]["signing_secret"] = "***"
 
         data["storage"] = redact_url(self.storage)
+        data["auth"]["keys"] = [key.redacted() for key in self.auth.keys]
         return data
+
+    def check_exposure(self) -> None:
+        """Refuse an open API on a host that is not a loopback address.
+
+        Like callbacks to private addresses, an API without keys is fine for
+        development on this machine and a mistake elsewhere, unless
+        ``auth.disabled`` says that something in front of the server
+        authenticates the requests.
+
+        :raises SettingsError: if the API would be open to the network.
+        """
+        if self.auth.enabled or self.auth.disabled or is_loopback_host(self.host):
+            return
+
+        raise SettingsError(
+            f"listening on {self.host} needs API keys ([auth.keys.NAME], see "
+            "docs/operations/security.md); set auth.disabled = true to serve "
+            "the API without authentication"
+        )
 
 
 def is_loopback_host(host: str) -> bool:
@@ -207,11 +295,15 @@ def _build(data: Mapping[str, Any]) -> Settings:
     }
     values: dict[str, Any] = {}
     for name, value in data.items():
-        if name in sections:
+        if name in sections or name == "auth":
             if not isinstance(value, Mapping):
                 raise SettingsError(f"setting {name!r} must be a table")
 
-            values[name] = _build_section(sections[name], value, name)
+            values[name] = (
+                _build_auth(value)
+                if name == "auth"
+                else _build_section(sections[name], value, name)
+            )
         else:
             values[name] = value
 
@@ -276,3 +368,128 @@ def _coerce(value: Any, field: attrs.Attribute[Any], path: str) -> Any:
         raise SettingsError(f"setting {path!r} must be a string, not {value!r}")
 
     return value
+
+
+def _build_auth(data: Mapping[str, Any]) -> AuthSettings:
+    for name in data:
+        if name not in ("keys", "disabled"):
+            raise SettingsError(f"unknown setting 'auth.{name}'")
+
+    disabled = data.get("disabled", False)
+    if not isinstance(disabled, bool):
+        raise SettingsError(
+            f"setting 'auth.disabled' must be true or false, not {disabled!r}"
+        )
+
+    tables = data.get("keys", {})
+    if not isinstance(tables, Mapping):
+        raise SettingsError(
+            "setting 'auth.keys' must be a table of keys by name, as in "
+            "[auth.keys.NAME]"
+        )
+
+    keys = tuple(_build_key(name, tables[name]) for name in sorted(tables))
+    by_hash: dict[str, str] = {}
+    for key in keys:
+        other = by_hash.setdefault(key.token_sha256, key.name)
+        if other != key.name:
+            raise SettingsError(
+                f"API keys {other!r} and {key.name!r} have the same token"
+            )
+
+    if keys and disabled:
+        raise SettingsError(
+            "auth.disabled is true while auth.keys has keys: remove one of them"
+        )
+
+    return AuthSettings(keys=keys, disabled=disabled)
+
+
+def _build_key(name: str, data: Any) -> ApiKey:
+    path = f"auth.keys.{name}"
+    if not KEY_NAME_PATTERN.fullmatch(name):
+        raise SettingsError(
+            f"API key name {name!r} must match {KEY_NAME_PATTERN.pattern}"
+        )
+
+    if not isinstance(data, Mapping):
+        raise SettingsError(f"setting {path!r} must be a table")
+
+    for field in data:
+        if field not in ("token", "token_sha256", "namespaces"):
+            raise SettingsError(f"unknown setting '{path}.{field}'")
+
+    if ("token" in data) == ("token_sha256" in data):
+        raise SettingsError(f"setting {path!r} needs one of token or token_sha256")
+
+    if "token" in data:
+        token_sha256 = hashlib.sha256(_plain_token(data["token"], path)).hexdigest()
+    else:
+        token_sha256 = _token_hash(data["token_sha256"], path)
+
+    if "namespaces" not in data:
+        raise SettingsError(
+            f"setting '{path}.namespaces' is required: a list of namespaces, "
+            f'or "{ALL_NAMESPACES}" for all of them'
+        )
+
+    return ApiKey(
+        name=name,
+        token_sha256=token_sha256,
+        namespaces=_key_namespaces(data["namespaces"], f"{path}.namespaces"),
+    )
+
+
+def _plain_token(token: Any, path: str) -> bytes:
+    # The value itself never goes into a message: it is a secret.
+    if not isinstance(token, str):
+        raise SettingsError(
+            f"setting '{path}.token' must be a string (quote it in the environment)"
+        )
+
+    if len(token) < MIN_TOKEN_LENGTH or not _TOKEN_PATTERN.fullmatch(token):
+        raise SettingsError(
+            f"setting '{path}.token' must be at least {MIN_TOKEN_LENGTH} "
+            "characters of visible ASCII, without spaces"
+        )
+
+    return token.encode()
+
+
+def _token_hash(value: Any, path: str) -> str:
+    text = value.lower() if isinstance(value, str) else ""
+    if not _SHA256_PATTERN.fullmatch(text):
+        raise SettingsError(
+            f"setting '{path}.token_sha256' must be 64 hex digits, the SHA-256 "
+            "of the token"
+        )
+
+    return text
+
+
+def _key_namespaces(value: Any, path: str) -> frozenset[str] | None:
+    # The environment gives a comma-separated string: dynaconf would merge a
+    # list with the file's list instead of replacing it.
+    names = (
+        [part.strip() for part in value.split(",")] if isinstance(value, str) else value
+    )
+    if not isinstance(names, list) or not names:
+        raise SettingsError(
+            f"setting {path!r} must be a list of namespaces, or "
+            f'"{ALL_NAMESPACES}" for all of them'
+        )
+
+    if ALL_NAMESPACES in names:
+        if len(names) > 1:
+            raise SettingsError(f'setting {path!r}: "{ALL_NAMESPACES}" stands alone')
+
+        return None
+
+    for name in names:
+        if not isinstance(name, str) or not NAMESPACE_PATTERN.fullmatch(name):
+            raise SettingsError(
+                f"setting {path!r}: {name!r} is not a namespace "
+                f"({NAMESPACE_PATTERN.pattern})"
+            )
+
+    return frozenset(names)
