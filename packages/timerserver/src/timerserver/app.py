@@ -11,6 +11,7 @@ from urllib.parse import quote
 import anyio
 import attrs
 import orjson
+from opentelemetry.trace import TracerProvider
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -44,6 +45,7 @@ from .live import ACTIVITY_SECONDS, Activity, EventHub
 from .metrics import Metrics, RequestMetricsMiddleware
 from .openapi import build_openapi, render_docs_page
 from .settings import Settings
+from .tracing import TracingMiddleware, request_tracer
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +111,8 @@ class ServerState:
     url_guard: Callable[[str], str | None] | None = None
     events: EventHub = attrs.field(factory=EventHub)
     activity: Activity = attrs.field(factory=Activity)
+    #: Where request spans go; the OpenTelemetry API's global one by default.
+    tracer_provider: TracerProvider | None = None
 
 
 def _json(
@@ -672,6 +676,11 @@ def create_app(
         *(extra_routes or []),
     ]
     middleware = [Middleware(RequestMetricsMiddleware, metrics=state.metrics)]
+    tracer = request_tracer(state.tracer_provider)
+    if tracer is not None:
+        # Outermost but for the metrics: a refused key is a traced request too.
+        middleware.append(Middleware(TracingMiddleware, tracer=tracer))
+
     if state.settings.auth.enabled:
         middleware.append(Middleware(ApiKeyMiddleware, keys=state.settings.auth.keys))
 
