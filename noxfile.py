@@ -46,7 +46,7 @@ TEST_REQUIREMENTS = [
     "opentelemetry-sdk>=1.27",
 ]
 TOOLS = ["ruff==0.17.6", "mypy==2.4.1"]
-SOURCES = ["packages", "bench", "docs", "noxfile.py"]
+SOURCES = ["packages", "bench", "docs", "deploy", "noxfile.py"]
 # The load generator, the plot, the profiler and the peers measured beside
 # the service (APScheduler 3, not 4: the release its users run).
 BENCH_REQUIREMENTS = [
@@ -66,6 +66,7 @@ TEST_FOLDERS = [
     SERVER_TESTS,
     "packages/sdk-py/tests",
     "docs",
+    "deploy",
 ]
 TESTED_WITH = {"packages/sdk-py/tests": ["packages/sdk-py/examples"]}
 # The SDKs in other languages, each with the commands that check, build and
