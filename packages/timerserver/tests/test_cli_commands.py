@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,7 +85,32 @@ class TestHelp:
         assert all(option in result.stdout for option in options), result.stdout
 
 
+class TestListenFailure:
+    def test_a_port_in_use_is_one_error_line_and_exit_1(self, tmp_path: Path) -> None:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            storage = storage_for(tmp_path / "storage")
+            args = ["serve", "--port", str(port), "--storage", storage]
+
+            result = run_cli(args, cwd=tmp_path)
+
+        assert result.returncode == 1
+        assert f"could not listen on 127.0.0.1:{port}" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
 class TestMigrate:
+    def test_migrate_with_an_unknown_storage_says_so_in_one_line(
+        self, tmp_path: Path
+    ) -> None:
+        result = run_cli(["migrate", "--storage", "redis://127.0.0.1/0"], cwd=tmp_path)
+
+        assert result.returncode == 1
+        assert "cannot open the storage" in result.stderr
+        assert "Traceback" not in result.stderr
+
     def test_migrate_creates_the_schema_and_can_run_again(self, tmp_path: Path) -> None:
         storage = storage_for(tmp_path / "fresh")
 

@@ -246,3 +246,26 @@ class TestAuthentication:
 
         assert "securitySchemes" not in document.get("components", {})
         assert response.status_code == 200
+
+
+class TestMethodNotAllowed:
+    @pytest.mark.parametrize(
+        ("path", "allowed"),
+        [
+            pytest.param(
+                "/api/v1/namespaces/ns/timers/t",
+                {"DELETE", "GET", "HEAD", "PATCH"},
+                id="timer",
+            ),
+            pytest.param(
+                "/api/v1/namespaces/ns/timers", {"GET", "HEAD", "POST"}, id="timers"
+            ),
+        ],
+    )
+    def test_allow_names_every_method_of_the_path(
+        self, client: httpx.Client, path: str, allowed: set[str]
+    ) -> None:
+        response = client.put(path, json={})
+
+        error_of(response, 405, "method_not_allowed")
+        assert set(response.headers["allow"].split(", ")) == allowed

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response, StreamingResponse
-from starlette.routing import Mount, Route
+from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from timerkernel import (
@@ -558,10 +558,28 @@ async def _on_kernel_error(request: Request, exc: Exception) -> Response:
     return error.response()
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves on this path.
+
+    Starlette names only those of the first route that matched the path,
+    and a timer's path has one route per method.
+    """
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if not isinstance(route, Route) or route.methods is None:
+            continue
+
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= route.methods
+
+    return ", ".join(sorted(methods))
+
+
 async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
-        allow = (exc.headers or {}).get("Allow", "")
+        allow = _allowed_methods(request)
         return ApiError(
             405,
             "method_not_allowed",

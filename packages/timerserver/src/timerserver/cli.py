@@ -280,7 +280,11 @@ async def _serve(settings: Settings) -> int:
                 if runner is not None:
                     await runners.start(runner.run)
 
-                await server.serve()
+                # uvicorn exits when it cannot listen; that is reported
+                # below, without the traceback of an exit from a task.
+                with contextlib.suppress(SystemExit):
+                    await server.serve()
+
                 # The API has stopped taking requests; let deliveries in
                 # flight finish and release the shards before exiting.
                 if runner is not None:
@@ -390,7 +394,12 @@ async def _run_runner(settings: Settings) -> int:
 
 
 async def _migrate(settings: Settings) -> int:
-    kernel = _kernel_for(settings)
+    try:
+        kernel = _kernel_for(settings)
+    except SettingsError as exc:
+        logger.error("cannot open the storage: %s", exc)
+        return EXIT_FAILURE
+
     try:
         await kernel.initialize(migrate=True)
     except StorageError as exc:
