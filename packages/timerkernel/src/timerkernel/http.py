@@ -52,7 +52,7 @@ from .abc import Clock, Dispatcher
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer, TracerProvider
 
-__all__ = ["HttpDispatcher", "Secrets", "SigningSecret", "sign"]
+__all__ = ["HttpDispatcher", "Secrets", "SigningSecret", "recording_tracer", "sign"]
 
 logger = logging.getLogger(__name__)
 
@@ -201,7 +201,7 @@ class HttpDispatcher(Dispatcher):
             max_idle=self.max_connections,
             max_idle_per_origin=self.max_per_host,
         )
-        self._tracer = _delivery_tracer(self._tracer_provider)
+        self._tracer = recording_tracer(self._tracer_provider, "timerkernel.http")
 
     async def close(self) -> None:
         """Close the connection pool; deliveries still in flight fail."""
@@ -541,12 +541,14 @@ def _reason_phrase(status: int) -> str:
         return ""
 
 
-def _delivery_tracer(provider: Any) -> Tracer | None:
-    """The tracer of *provider* (or the global one), or ``None`` to trace nothing.
+def recording_tracer(
+    provider: Any, name: str, version: str = __version__
+) -> Tracer | None:
+    """The tracer *name* of *provider* (or the global one); ``None`` to trace nothing.
 
     The API's own providers (before an SDK is set, or with the SDK
-    disabled) record nothing; skipping their spans keeps a delivery at its
-    untraced cost.
+    disabled) record nothing; skipping their spans keeps a traced path at
+    its untraced cost.
     """
     try:
         from opentelemetry import trace
@@ -559,5 +561,5 @@ def _delivery_tracer(provider: Any) -> Tracer | None:
     if isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
         return None
 
-    tracer: Tracer = provider.get_tracer("timerkernel.http", __version__)
+    tracer: Tracer = provider.get_tracer(name, version)
     return tracer

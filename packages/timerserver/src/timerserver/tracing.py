@@ -10,23 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from opentelemetry import propagate, trace
+from opentelemetry import propagate
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, TracerProvider
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from timerkernel.http import recording_tracer
 
 from . import __version__
 
 
 def request_tracer(provider: TracerProvider | None = None) -> Tracer | None:
     """The tracer of *provider* (or the global one); ``None`` if it records nothing."""
-    if provider is None:
-        provider = trace.get_tracer_provider()
-
-    if isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
-        return None
-
-    tracer: Tracer = provider.get_tracer("timerserver", __version__)
-    return tracer
+    return recording_tracer(provider, "timerserver", __version__)
 
 
 class TracingMiddleware:
