@@ -171,7 +171,9 @@ def _runner_for(kernel: Kernel, settings: Settings) -> Runner:
     dispatcher = HttpDispatcher(
         max_connections=settings.callbacks.max_connections,
         max_per_host=settings.callbacks.max_per_host,
-        signing_secret=settings.callbacks.signing_secret or None,
+        signing_secret=(
+            settings.callbacks.signing_secrets if settings.callbacks.signs else None
+        ),
         max_payload_bytes=settings.limits.max_payload_bytes,
         url_guard=make_url_guard(allow_private=settings.private_networks_allowed),
     )

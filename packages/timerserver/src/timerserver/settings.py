@@ -32,21 +32,72 @@ class SettingsError(ValueError):
 
 
 @attrs.frozen
+class NamespaceCallbackSettings:
+    """The callback settings of one namespace, over the server's own.
+
+    :param signing_secret: the namespace's HMAC secret, which the loader
+        requires.
+    :param previous_signing_secret: the secret it replaces, signed with as
+        well until every receiver knows the new one; empty for none.
+    """
+
+    signing_secret: str = attrs.field(default="", repr=False)
+    previous_signing_secret: str = attrs.field(default="", repr=False)
+
+
+@attrs.frozen
 class CallbackSettings:
     """How callbacks are made.
 
     :param allow_private_networks: allow callbacks to loopback, private and
         link-local addresses; ``None`` means: only when the server listens
         on a loopback address.
-    :param signing_secret: HMAC secret for ``Timer-Signature``; empty for none.
+    :param signing_secret: HMAC secret for ``Timer-Signature`` of every
+        namespace without one of its own; empty for none.
+    :param previous_signing_secret: the secret that *signing_secret*
+        replaces; while set, callbacks carry a signature under each.
+    :param namespaces: settings of single namespaces, by name.
     :param max_connections: concurrent deliveries in all.
     :param max_per_host: concurrent deliveries to one target host.
     """
 
     allow_private_networks: bool | None = None
-    signing_secret: str = ""
+    signing_secret: str = attrs.field(default="", repr=False)
+    previous_signing_secret: str = attrs.field(default="", repr=False)
+    namespaces: Mapping[str, NamespaceCallbackSettings] = attrs.field(
+        factory=dict, repr=False
+    )
     max_connections: int = 512
     max_per_host: int = 64
+
+    def __attrs_post_init__(self) -> None:
+        if self.previous_signing_secret and not self.signing_secret:
+            raise SettingsError(
+                "setting 'callbacks.previous_signing_secret' needs "
+                "callbacks.signing_secret, the secret that replaces it"
+            )
+
+    def signing_secrets(self, namespace: str) -> tuple[str, ...] | None:
+        """The secrets that sign *namespace*'s callbacks, the current first.
+
+        A namespace with settings of its own uses only its own secrets;
+        ``None`` means that its callbacks go unsigned.
+        """
+        own = self.namespaces.get(namespace)
+        current, previous = (
+            (self.signing_secret, self.previous_signing_secret)
+            if own is None
+            else (own.signing_secret, own.previous_signing_secret)
+        )
+        if not current:
+            return None
+
+        return (current, previous) if previous else (current,)
+
+    @property
+    def signs(self) -> bool:
+        """Whether any namespace's callbacks are signed."""
+        return bool(self.signing_secret or self.namespaces)
 
 
 _POSITIVE = attrs.validators.ge(1)
@@ -186,8 +237,7 @@ class Settings:
     def redacted(self) -> dict[str, Any]:
         """The settings as a dict, secrets and storage credentials hidden."""
         data = attrs.asdict(self)
-        if data["callbacks"]["signing_secret"]:
-            data["callbacks"]["signing_secret"] = "***"
+        data["callbacks"] = _redacted_callbacks(self.callbacks)
 
         data["storage"] = redact_url(self.storage)
         data["auth"]["keys"] = [key.redacted() for key in self.auth.keys]
@@ -211,6 +261,23 @@ class Settings:
             "docs/operations/security.md); set auth.disabled = true to serve "
             "the API without authentication"
         )
+
+
+def _redacted_callbacks(callbacks: CallbackSettings) -> dict[str, Any]:
+    def hide(secret: str) -> str:
+        return "***" if secret else ""
+
+    data = attrs.asdict(callbacks)
+    data["signing_secret"] = hide(callbacks.signing_secret)
+    data["previous_signing_secret"] = hide(callbacks.previous_signing_secret)
+    data["namespaces"] = {
+        name: {
+            "signing_secret": hide(own.signing_secret),
+            "previous_signing_secret": hide(own.previous_signing_secret),
+        }
+        for name, own in sorted(callbacks.namespaces.items())
+    }
+    return data
 
 
 def is_loopback_host(host: str) -> bool:
@@ -289,21 +356,18 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
 
 def _build(data: Mapping[str, Any]) -> Settings:
     sections = {
-        "callbacks": CallbackSettings,
-        "limits": LimitSettings,
-        "runner": RunnerSettings,
+        "callbacks": _build_callbacks,
+        "limits": lambda value: _build_section(LimitSettings, value, "limits"),
+        "runner": lambda value: _build_section(RunnerSettings, value, "runner"),
+        "auth": _build_auth,
     }
     values: dict[str, Any] = {}
     for name, value in data.items():
-        if name in sections or name == "auth":
+        if name in sections:
             if not isinstance(value, Mapping):
                 raise SettingsError(f"setting {name!r} must be a table")
 
-            values[name] = (
-                _build_auth(value)
-                if name == "auth"
-                else _build_section(sections[name], value, name)
-            )
+            values[name] = sections[name](value)
         else:
             values[name] = value
 
@@ -326,6 +390,8 @@ def _build_section(cls: type[Any], data: Mapping[str, Any], prefix: str) -> Any:
 
     try:
         return cls(**arguments)
+    except SettingsError:
+        raise
     except ValueError as exc:
         raise SettingsError(
             f"a setting of {prefix or 'the server'} is invalid: {exc}"
@@ -368,6 +434,40 @@ def _coerce(value: Any, field: attrs.Attribute[Any], path: str) -> Any:
         raise SettingsError(f"setting {path!r} must be a string, not {value!r}")
 
     return value
+
+
+def _build_callbacks(data: Mapping[str, Any]) -> CallbackSettings:
+    values = dict(data)
+    tables = values.pop("namespaces", {})
+    if not isinstance(tables, Mapping):
+        raise SettingsError(
+            "setting 'callbacks.namespaces' must be a table of namespaces by "
+            "name, as in [callbacks.namespaces.NAME]"
+        )
+
+    namespaces = {}
+    for name in sorted(tables):
+        path = f"callbacks.namespaces.{name}"
+        if not NAMESPACE_PATTERN.fullmatch(name):
+            raise SettingsError(
+                f"setting {path!r}: {name!r} is not a namespace "
+                f"({NAMESPACE_PATTERN.pattern})"
+            )
+
+        if not isinstance(tables[name], Mapping):
+            raise SettingsError(f"setting {path!r} must be a table")
+
+        own = _build_section(NamespaceCallbackSettings, tables[name], path)
+        if not own.signing_secret:
+            raise SettingsError(
+                f"setting '{path}.signing_secret' is required and not empty: "
+                "a namespace of its own is signed with a secret of its own"
+            )
+
+        namespaces[name] = own
+
+    callbacks: CallbackSettings = _build_section(CallbackSettings, values, "callbacks")
+    return attrs.evolve(callbacks, namespaces=namespaces)
 
 
 def _build_auth(data: Mapping[str, Any]) -> AuthSettings:
