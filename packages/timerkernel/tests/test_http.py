@@ -746,6 +746,66 @@ class TestFailure:
         assert result.message.startswith(f"cannot connect to {url}")
 
 
+class TestAddressGuard:
+    """The guard judges the addresses a name resolves to, right before use."""
+
+    @staticmethod
+    def refusing(*prefixes: str) -> tuple[Callable[[str], str | None], list[str]]:
+        seen: list[str] = []
+
+        def guard(address: str) -> str | None:
+            seen.append(address)
+            refused = any(address.startswith(prefix) for prefix in prefixes)
+            return "a loopback address" if refused else None
+
+        return guard, seen
+
+    async def test_name_resolving_to_a_refused_address_is_not_called(self) -> None:
+        guard, seen = self.refusing("127.", "::1")
+        dispatcher = HttpDispatcher(address_guard=guard)
+
+        async with serving() as server, started(dispatcher):
+            url = f"http://localhost:{server.port}/hook"
+            result = await dispatcher.deliver(make_timer(url), 1)
+
+        assert isinstance(result, DeliveryFailed)
+        assert result.kind is ErrorKind.connection
+        assert result.message.startswith(
+            f"cannot connect to {url}: refused to connect to localhost ("
+        )
+        assert result.message.endswith(": a loopback address")
+        assert "127.0.0.1" in seen
+        assert server.requests == []
+
+    async def test_allowed_addresses_of_a_name_are_still_tried(self) -> None:
+        # localhost may also resolve to ::1, where the server does not
+        # listen: refusing that one leaves 127.0.0.1.
+        guard, seen = self.refusing("::1")
+        dispatcher = HttpDispatcher(address_guard=guard)
+
+        async with serving() as server, started(dispatcher):
+            url = f"http://localhost:{server.port}/hook"
+            result = await dispatcher.deliver(make_timer(url), 1)
+
+        assert result == Delivered(status_code=200)
+        assert "127.0.0.1" in seen
+        assert len(server.requests) == 1
+
+    async def test_address_literal_is_checked_as_well(self) -> None:
+        guard, _ = self.refusing("127.")
+        dispatcher = HttpDispatcher(address_guard=guard)
+
+        async with serving() as server, started(dispatcher):
+            result = await dispatcher.deliver(make_timer(server.url), 1)
+
+        assert isinstance(result, DeliveryFailed)
+        assert result.message == (
+            f"cannot connect to {server.url}: refused to connect to 127.0.0.1: "
+            "a loopback address"
+        )
+        assert server.requests == []
+
+
 # -- pooling, bounds and cancellation ---------------------------------------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import signal
 import socket
@@ -289,6 +290,35 @@ class TestCallbackGuard:
             api.delete("public")
 
         assert response.status_code == 201
+
+    def test_a_name_of_a_private_address_is_refused_at_send_time(
+        self, guarded_server: ServerProcess, receiver: Receiver
+    ) -> None:
+        # This machine's own name passes the create-time check, which sees
+        # only the URL, and resolves to a private address: the case of a
+        # name that is rebound to one after the timer was made.
+        name = socket.gethostname().lower()
+        addresses = {info[4][0] for info in socket.getaddrinfo(name, None)}
+        assert all(ipaddress.ip_address(address).is_private for address in addresses), (
+            f"{name} resolves to {addresses}: the test needs a private one"
+        )
+        url = f"http://{name}:{receiver.server.port}/rebound"
+
+        with guarded_server.client() as client:
+            api = Api(client, "guarded")
+            api.created(timer_body("rebound", url, fire_at=utc_now()))
+            wait_until(
+                lambda: api.timer("rebound")["last_error"] is not None,
+                timeout=10,
+                message="no attempt was made",
+            )
+            timer = api.timer("rebound")
+            api.delete("rebound")
+
+        assert timer["last_error"]["kind"] == "connection"
+        assert f"refused to connect to {name}" in timer["last_error"]["message"]
+        assert "allow_private_networks is off" in timer["last_error"]["message"]
+        assert receiver.requests("/rebound") == []
 
 
 class TestRetention:

@@ -185,6 +185,10 @@ def _ascii_host(hostname: str) -> str | None:
     return hostname if _HOST_NAME.fullmatch(hostname) else None
 
 
+AddressGuard = Callable[[str], "str | None"]
+"""Why a connection to an IP address (as text) is refused; ``None`` allows it."""
+
+
 class Http1Client:
     """An HTTP/1.1 client with a keep-alive pool per origin.
 
@@ -199,6 +203,9 @@ class Http1Client:
     :param idle_seconds: how long an unused connection stays open.
     :param max_idle: unused connections kept open over all origins.
     :param max_idle_per_origin: unused connections kept open for one origin.
+    :param address_guard: checks each IP address before a connection to it
+        is made, whether literal or resolved from a name: it returns why the
+        address is refused, or ``None`` to allow it.
     """
 
     def __init__(
@@ -208,8 +215,10 @@ class Http1Client:
         idle_seconds: float = DEFAULT_IDLE_SECONDS,
         max_idle: int = 512,
         max_idle_per_origin: int = 64,
+        address_guard: AddressGuard | None = None,
     ) -> None:
         self.idle_seconds = idle_seconds
+        self.address_guard = address_guard
         self.max_idle = max_idle
         self.max_idle_per_origin = max_idle_per_origin
         self._ssl_context = ssl_context
@@ -356,7 +365,9 @@ class Http1Client:
         try:
             async with timeout:
                 addresses = await self.resolve(host, port)
-                # The IPs to connect to, all known: a private-network guard goes here.
+                if self.address_guard is not None:
+                    addresses = self._allowed(host, addresses, self.address_guard)
+
                 connection = await self._open(origin, addresses, context)
         except TimeoutError:
             if timeout.expired():
@@ -370,6 +381,30 @@ class Http1Client:
             raise ConnectFailed("the client is closed")
 
         return connection
+
+    @staticmethod
+    def _allowed(
+        host: str, addresses: list[tuple[int, str]], guard: AddressGuard
+    ) -> list[tuple[int, str]]:
+        # Checked on what was resolved just now, right before connecting: a
+        # name that resolved to a public address when the timer was made
+        # and to a private one today (DNS rebinding) is refused here.
+        allowed: list[tuple[int, str]] = []
+        refused: list[str] = []
+        reason = ""
+        for family, address in addresses:
+            why = guard(address)
+            if why is None:
+                allowed.append((family, address))
+            else:
+                refused.append(address)
+                reason = reason or why
+
+        if not allowed:
+            where = host if refused == [host] else f"{host} ({', '.join(refused)})"
+            raise ConnectFailed(f"refused to connect to {where}: {reason}")
+
+        return allowed
 
     async def _open(
         self,

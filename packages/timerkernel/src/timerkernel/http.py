@@ -27,6 +27,7 @@ import attrs
 from . import __version__
 from ._clocks import SystemClock
 from ._http1 import (
+    AddressGuard,
     ConnectFailed,
     Endpoint,
     ExchangeFailed,
@@ -52,7 +53,14 @@ from .abc import Clock, Dispatcher
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer, TracerProvider
 
-__all__ = ["HttpDispatcher", "Secrets", "SigningSecret", "recording_tracer", "sign"]
+__all__ = [
+    "AddressGuard",
+    "HttpDispatcher",
+    "Secrets",
+    "SigningSecret",
+    "recording_tracer",
+    "sign",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +128,10 @@ class HttpDispatcher(Dispatcher):
         body is taken as not JSON, a plain delivery. By default, room for the
         largest valid answer under *max_payload_bytes*.
     :param url_guard: checks the callback URL that an answer may set.
+    :param address_guard: checks every IP address a callback is about to
+        connect to, after its name is resolved, and returns why it is
+        refused or ``None``; a callback whose addresses are all refused is a
+        failed attempt (``connection``). By default every address is allowed.
     :param user_agent: the ``User-Agent`` header; ``timerkernel/<version>``
         by default.
     :param clock: the time that ``next_delay_seconds`` and a ``Retry-After``
@@ -145,6 +157,7 @@ class HttpDispatcher(Dispatcher):
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         max_answer_bytes: int | None = None,
         url_guard: UrlGuard | None = None,
+        address_guard: AddressGuard | None = None,
         user_agent: str | None = None,
         clock: Clock | None = None,
         ssl_context: ssl.SSLContext | None = None,
@@ -170,6 +183,7 @@ class HttpDispatcher(Dispatcher):
             else max_answer_bytes
         )
         self.url_guard = url_guard
+        self.address_guard = address_guard
         self.user_agent = user_agent or f"timerkernel/{__version__}"
         self.clock = clock or SystemClock()
         self.ssl_context = ssl_context
@@ -200,6 +214,7 @@ class HttpDispatcher(Dispatcher):
             ssl_context=self.ssl_context,
             max_idle=self.max_connections,
             max_idle_per_origin=self.max_per_host,
+            address_guard=self.address_guard,
         )
         self._tracer = recording_tracer(self._tracer_provider, "timerkernel.http")
 

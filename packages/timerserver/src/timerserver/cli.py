@@ -23,7 +23,7 @@ from timerkernel.http import HttpDispatcher
 from . import __version__
 from ._logging import configure_logging
 from .app import ServerState, create_app, create_ops_app
-from .guard import make_url_guard
+from .guard import make_address_guard, make_url_guard
 from .metrics import Metrics
 from .settings import Settings, SettingsError, load_settings, redact_url
 
@@ -176,6 +176,9 @@ def _runner_for(kernel: Kernel, settings: Settings) -> Runner:
         ),
         max_payload_bytes=settings.limits.max_payload_bytes,
         url_guard=make_url_guard(allow_private=settings.private_networks_allowed),
+        address_guard=make_address_guard(
+            allow_private=settings.private_networks_allowed
+        ),
     )
     return Runner(
         kernel,

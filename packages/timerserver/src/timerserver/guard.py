@@ -1,8 +1,11 @@
-"""The callback guard: which callback URLs a timer may name.
+"""The callback guard: which callback URLs a timer may name, and where
+a callback may connect.
 
 At create time only what the URL itself shows is checked: an address
 literal, or a host name that always means this machine. A host name that
-resolves to a private address passes here.
+resolves to a private address passes there; the address guard refuses it
+at send time, on the addresses the name resolves to right before the
+connection is made, so that a name cannot turn private after the check.
 """
 
 from __future__ import annotations
@@ -10,9 +13,6 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from urllib.parse import urlsplit
-
-# TODO: check the resolved address again at send time, so that a name that
-# resolves to a private address (DNS rebinding) is refused as well.
 
 _LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
@@ -34,6 +34,32 @@ def is_private_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -
         or address.is_unspecified
         or address in _METADATA_ADDRESSES
     )
+
+
+_REFUSED = (
+    "a loopback, private or link-local address "
+    "(callbacks.allow_private_networks is off)"
+)
+
+
+def make_address_guard(*, allow_private: bool) -> Callable[[str], str | None] | None:
+    """Return the guard of the addresses a callback connects to.
+
+    :return: ``None`` if *allow_private*: every address is allowed.
+    """
+    if allow_private:
+        return None
+
+    def guard(text: str) -> str | None:
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            # Not an address this guard can judge, so not one to trust.
+            return f"is not an IP address ({text!r})"
+
+        return _REFUSED if is_private_address(address) else None
+
+    return guard
 
 
 def make_url_guard(*, allow_private: bool) -> Callable[[str], str | None]:
