@@ -9,8 +9,9 @@ import json
 import signal
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -449,3 +450,69 @@ class TestLogs:
             any(str(value).upper() in LEVELS for value in record.values())
             for record in records
         ), records
+
+    def test_each_event_is_logged_at_its_level(
+        self,
+        server_factory: ServerFactory,
+        receiver: Receiver,
+        request: pytest.FixtureRequest,
+    ) -> None:
+        secret = "a-secret-never-logged"
+        process = server_factory(
+            env={"TIMERSERVER_CALLBACKS__SIGNING_SECRET": secret},
+            args=["--log-json", "--log-level", "debug"],
+        )
+        receiver.script("/fails", then=Reply(status=500))
+        failing = {"max_attempts": 2, "initial_interval_seconds": 0.1}
+        with process.client() as client:
+            api = Api(client, namespace_for(request.node.nodeid))
+            api.created(
+                timer_body(
+                    "fails",
+                    receiver.url("/fails"),
+                    fire_at=utc_now(),
+                    retry_policy=failing,
+                )
+            )
+            api.wait_status("fails", "failed")
+
+        assert process.stop() == 0
+
+        text = process.stderr()
+        assert secret not in text
+        records = [json.loads(line) for line in text.splitlines() if line.strip()]
+
+        def levels_of(predicate: Callable[[dict[str, Any]], bool]) -> set[str]:
+            return {record["level"] for record in records if predicate(record)}
+
+        def message_starts(prefix: str) -> Callable[[dict[str, Any]], bool]:
+            return lambda record: record["message"].startswith(prefix)
+
+        assert levels_of(message_starts("starting timerserver")) == {"info"}
+        assert levels_of(lambda r: r.get("action") == "shards_acquired") == {"info"}
+        assert levels_of(lambda r: r.get("action") == "shards_released") == {"info"}
+        assert levels_of(lambda r: r.get("action") == "retrying") == {"warning"}
+        assert levels_of(lambda r: r.get("action") == "failed") == {"error"}
+
+        (created,) = [
+            record
+            for record in records
+            if record.get("action") == "request" and record["status"] == 201
+        ]
+        assert created["level"] == "debug"
+        assert created["method"] == "POST"
+        assert created["route"] == "/api/v1/namespaces/{namespace}/timers"
+        assert created["path"] == f"/api/v1/namespaces/{api.ns}/timers"
+        assert created["duration_ms"] >= 0
+
+    def test_requests_are_not_logged_at_info(
+        self, server_factory: ServerFactory
+    ) -> None:
+        process = server_factory(args=["--log-json"])
+        with process.client() as client:
+            client.get("/api/v1/namespaces")
+
+        assert process.stop() == 0
+
+        records = [json.loads(line) for line in process.stderr().splitlines()]
+        assert not [record for record in records if record.get("action") == "request"]

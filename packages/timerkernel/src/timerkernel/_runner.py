@@ -349,10 +349,14 @@ class Runner:
             await self._idle.wait()
 
     async def _shut_down(self) -> None:
+        held = sorted([*self.leases, *self._draining])
         try:
             with anyio.move_on_after(5):
-                await self.store.release_leases(
-                    self.runner_id, [*self.leases, *self._draining]
+                await self.store.release_leases(self.runner_id, held)
+                logger.info(
+                    "released shards %s on stop",
+                    held,
+                    extra={"action": "shards_released", "shards": held},
                 )
                 await self.store.remove_runner(self.runner_id)
         except StorageError:

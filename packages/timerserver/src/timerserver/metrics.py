@@ -29,6 +29,8 @@ from timerkernel.abc import Store
 from .storage_metrics import STORAGE_BUCKETS, InstrumentedStore
 
 logger = logging.getLogger(__name__)
+#: One line per request at DEBUG: the access log, off at the usual levels.
+request_logger = logging.getLogger("timerserver.requests")
 
 _DELIVERY_OUTCOMES = {
     TimerEventKind.delivered: "succeeded",
@@ -217,7 +219,11 @@ _MAX_CACHED_COUNTERS = 1024
 
 
 class RequestMetricsMiddleware:
-    """Counts HTTP requests by route template, method and status."""
+    """Counts HTTP requests by route template, method and status.
+
+    It also writes the request log at DEBUG (``timerserver.requests``), as
+    the outermost layer that sees every answer.
+    """
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -230,6 +236,7 @@ class RequestMetricsMiddleware:
             return
 
         status = 500
+        started = time.perf_counter()
 
         async def send_and_note(message: Message) -> None:
             nonlocal status
@@ -253,6 +260,31 @@ class RequestMetricsMiddleware:
                     self._counters[labels] = counter
 
             counter.inc()
+            if request_logger.isEnabledFor(logging.DEBUG):
+                _log_request(scope, labels[0], status, time.perf_counter() - started)
+
+
+def _log_request(scope: Scope, route: str, status: int, seconds: float) -> None:
+    key = scope.get("state", {}).get("api_key")
+    client = scope.get("client")
+    # The path is the client's: quoted, it cannot fake a line of the log.
+    request_logger.debug(
+        "%s %r %d in %.1f ms",
+        scope["method"],
+        scope.get("path", ""),
+        status,
+        seconds * 1000,
+        extra={
+            "action": "request",
+            "method": scope["method"],
+            "path": scope.get("path", ""),
+            "route": route,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 3),
+            "key": getattr(key, "name", None),
+            "client": f"{client[0]}:{client[1]}" if client else None,
+        },
+    )
 
 
 def _route_name(scope: Scope) -> str:
