@@ -42,8 +42,11 @@ TEST_REQUIREMENTS = [
     # The store's second PostgreSQL driver, tested beside asyncpg.
     "psycopg[binary]>=3.2",
     "pyyaml>=6",
-    # Records the spans of deliveries and requests in the tracing tests.
+    # Records the spans of deliveries and requests in the tracing tests, and
+    # exports them over OTLP as docs/operations/metrics.md says to.
     "opentelemetry-sdk>=1.27",
+    "opentelemetry-distro>=0.48b0",
+    "opentelemetry-exporter-otlp-proto-http>=1.27",
 ]
 TOOLS = ["ruff==0.17.6", "mypy==2.4.1"]
 SOURCES = ["packages", "bench", "docs", "deploy", "noxfile.py"]
