@@ -23,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 from timerkernel import (
     FieldError,
     Kernel,
+    NamespaceCounts,
     PayloadTooLarge,
     StorageError,
     Timer,
@@ -333,8 +334,14 @@ class Api:
     async def list_namespaces(self, request: Request) -> Response:
         namespaces = await self.kernel.count_timers()
         key = api_key_of(request)
-        if key is not None:
-            namespaces = [entry for entry in namespaces if key.covers(entry.name)]
+        if key is not None and key.namespaces is not None:
+            # A scoped key sees its own namespaces, those without timers yet
+            # included: a client shows them as what it may use.
+            counted = {entry.name: entry for entry in namespaces}
+            namespaces = [
+                counted.get(name) or NamespaceCounts(name=name, counts={})
+                for name in sorted(key.namespaces)
+            ]
 
         return _json(
             {

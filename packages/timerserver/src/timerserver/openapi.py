@@ -537,6 +537,10 @@ def _document(
             "get": {
                 "operationId": "listNamespaces",
                 "summary": "Namespaces with their timer counts",
+                "description": (
+                    "The namespaces that hold timers. With an API key for "
+                    "some namespaces only, exactly those, empty ones included."
+                ),
                 "tags": ["namespaces"],
                 "responses": {
                     "200": _json_body(_ref("NamespaceList"), "The namespaces."),
