@@ -1,9 +1,11 @@
 /** The page: a header with the main links, and the view the hash names. */
 
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import { describeError, listNamespaces, type NamespaceSummary } from "./api";
+import { ApiError, describeError, listNamespaces, type NamespaceSummary } from "./api";
+import { currentKey, forgetKey, type KeyRequest, onKeyNeeded, saveKey } from "./key";
 import { formatRoute, listOf, navigate, type Route, useRoute } from "./route";
 import { Dashboard } from "./views/Dashboard";
+import { KeyForm } from "./views/KeyForm";
 import { TimerDetails } from "./views/TimerDetails";
 import { TimerForm } from "./views/TimerForm";
 import { TimerList } from "./views/TimerList";
@@ -14,7 +16,11 @@ export function App() {
   const route = useRoute();
   const [namespaces, setNamespaces] = useState<NamespaceSummary[] | undefined>();
   const [namespacesError, setNamespacesError] = useState<string | undefined>();
+  const [keyRequest, setKeyRequest] = useState<KeyRequest | undefined>();
+  const [hasKey, setHasKey] = useState(() => currentKey() !== undefined);
   const loads = useRef(0);
+
+  useEffect(() => onKeyNeeded(setKeyRequest), []);
 
   const reloadNamespaces = useCallback(() => {
     const seq = ++loads.current;
@@ -26,11 +32,33 @@ export function App() {
         }
       })
       .catch((error: unknown) => {
-        if (seq === loads.current) {
+        // A 401 brings the key form, which loads the namespaces itself.
+        const needsKey = error instanceof ApiError && error.status === 401;
+        if (seq === loads.current && !needsKey) {
           setNamespacesError(describeError(error));
         }
       });
   }, []);
+
+  const acceptKey = (key: string, remember: boolean, loaded: NamespaceSummary[]) => {
+    saveKey(key, remember);
+    ++loads.current;
+    setHasKey(true);
+    setNamespaces(loaded);
+    setNamespacesError(undefined);
+    setKeyRequest(undefined);
+    // The form is gone; the view the user was on takes its place.
+    document.getElementById("main")?.focus();
+  };
+
+  const dropKey = () => {
+    forgetKey();
+    // What the key let the page see goes with it.
+    ++loads.current;
+    setHasKey(false);
+    setNamespaces(undefined);
+    setKeyRequest({});
+  };
 
   useEffect(reloadNamespaces, []);
 
@@ -91,14 +119,23 @@ export function App() {
             </li>
           </ul>
         </nav>
+        {hasKey ? (
+          <button type="button" class="small secondary forget-key" onClick={dropKey}>
+            Forget key
+          </button>
+        ) : null}
       </header>
       <main id="main" tabIndex={-1}>
-        <View
-          route={route}
-          namespaces={namespaces}
-          namespacesError={namespacesError}
-          reloadNamespaces={reloadNamespaces}
-        />
+        {keyRequest ? (
+          <KeyForm refusal={keyRequest.refusal} onAccepted={acceptKey} />
+        ) : (
+          <View
+            route={route}
+            namespaces={namespaces}
+            namespacesError={namespacesError}
+            reloadNamespaces={reloadNamespaces}
+          />
+        )}
       </main>
     </>
   );

@@ -1,5 +1,7 @@
 /** The timer API of the contract, as the UI uses it: same-origin `/api/v1`. */
 
+import { currentKey, keyNeeded } from "./key";
+
 export const API = "/api/v1";
 
 export const STATUSES = ["scheduled", "succeeded", "failed"] as const;
@@ -137,6 +139,47 @@ interface RequestOptions {
   body?: unknown;
   headers?: Record<string, string>;
   signal?: AbortSignal;
+  /** A key to try instead of the current one. */
+  key?: string;
+}
+
+/**
+ * `fetch` with the API key, if there is one. It throws an ApiError with
+ * status 0 when no answer came, and with the answer's status when that is
+ * not 2xx; a 401 also asks the page for a key.
+ */
+export async function send(
+  path: string,
+  init: RequestInit = {},
+  key = currentKey(),
+): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (key !== undefined) {
+    headers.set("Authorization", `Bearer ${key}`);
+  }
+
+  let response: Response;
+  try {
+    response = await fetch(path, { ...init, headers });
+  } catch (error) {
+    if (error instanceof DOMException && error.name === "AbortError") {
+      throw error;
+    }
+
+    throw new ApiError(0, "connection", "the server could not be reached");
+  }
+
+  if (!response.ok) {
+    const text = await response.text().catch(() => "");
+    const error = errorFrom(response, text ? parseJson(text) : undefined);
+    if (error.status === 401) {
+      keyNeeded(key, error.message);
+    }
+
+    throw error;
+  }
+
+  return response;
 }
 
 async function request<T>(
@@ -149,28 +192,16 @@ async function request<T>(
     headers["Content-Type"] = "application/json";
   }
 
-  let response: Response;
-  try {
-    response = await fetch(path, {
-      method,
-      headers: { ...headers, ...options.headers },
-      body: options.body === undefined ? null : JSON.stringify(options.body),
-      signal: options.signal ?? null,
-    });
-  } catch (error) {
-    if (error instanceof DOMException && error.name === "AbortError") {
-      throw error;
-    }
-
-    throw new ApiError(0, "connection", "the server could not be reached");
-  }
-
+  const init: RequestInit = {
+    method,
+    headers: { ...headers, ...options.headers },
+    body: options.body === undefined ? null : JSON.stringify(options.body),
+    signal: options.signal ?? null,
+  };
+  // Given no key, send() takes the current one.
+  const response = await send(path, init, options.key);
   const text = await response.text();
   const data: unknown = text ? parseJson(text) : undefined;
-  if (!response.ok) {
-    throw errorFrom(response, data);
-  }
-
   return { data: data as T, status: response.status };
 }
 
@@ -236,13 +267,12 @@ export function filterParams(filters: ListFilters): URLSearchParams {
   return params;
 }
 
-export async function listNamespaces(
-  signal?: AbortSignal,
-): Promise<NamespaceSummary[]> {
+/** The namespaces that the current key, or `key` if given, may use. */
+export async function listNamespaces(key?: string): Promise<NamespaceSummary[]> {
   const { data } = await request<{ namespaces: NamespaceSummary[] }>(
     "GET",
     `${API}/namespaces`,
-    signal ? { signal } : {},
+    key === undefined ? {} : { key },
   );
   return data.namespaces;
 }
@@ -341,7 +371,7 @@ export async function getActivity(
   return data;
 }
 
-/** The download link of the timers that match `filters`. */
+/** The link to the timers that match `filters`, for use without a key. */
 export function exportUrl(
   namespace: string,
   filters: ListFilters,
@@ -350,6 +380,35 @@ export function exportUrl(
   const params = filterParams(filters);
   params.set("format", format);
   return `${timersPath(namespace)}:export?${params}`;
+}
+
+// Some browsers read a downloaded blob only after the click has returned.
+const REVOKE_DELAY_MS = 10_000;
+
+/**
+ * Save the timers that match `filters` as a file, fetched with the key: a
+ * plain link cannot carry it. The whole export is held in memory first.
+ */
+export async function downloadExport(
+  namespace: string,
+  filters: ListFilters,
+  format: "csv" | "json",
+): Promise<void> {
+  const response = await send(exportUrl(namespace, filters, format));
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = attachmentName(response) ?? `timers.${format}`;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), REVOKE_DELAY_MS);
+}
+
+/** The file name a Content-Disposition header suggests, if any. */
+function attachmentName(response: Response): string | undefined {
+  const header = response.headers.get("Content-Disposition") ?? "";
+  return /filename="?([^";]+)"?/i.exec(header)?.[1]?.trim() || undefined;
 }
 
 export function eventsUrl(namespace: string): string {

@@ -1,7 +1,8 @@
 /** Live changes of one namespace's timers, from the server-sent events. */
 
 import { useEffect, useRef, useState } from "preact/hooks";
-import { eventsUrl, type Timer } from "./api";
+import { ApiError, eventsUrl, send, type Timer } from "./api";
+import { EventStreamParser, readEventStream } from "./eventStream";
 
 export const EVENT_KINDS = [
   "created",
@@ -19,7 +20,8 @@ export interface TimerEvent {
   timer: Timer;
 }
 
-export type LiveState = "connecting" | "live" | "reconnecting";
+/** `refused`: the key does not cover the namespace, so no retry would help. */
+export type LiveState = "connecting" | "live" | "reconnecting" | "refused";
 
 export interface LiveHandlers {
   onEvent(event: TimerEvent): void;
@@ -30,8 +32,8 @@ export interface LiveHandlers {
   onReady(reconnected: boolean): void;
 }
 
-// EventSource reconnects by itself after a dropped stream, but gives up for
-// good on an HTTP error; then the page tries again at this pace.
+// The wait before the next try after an HTTP error, and after a dropped
+// stream until the server has said how long to wait in its `retry` field.
 const REOPEN_DELAY_MS = 5000;
 
 export function useLiveEvents(namespace: string, handlers: LiveHandlers): LiveState {
@@ -40,48 +42,87 @@ export function useLiveEvents(namespace: string, handlers: LiveHandlers): LiveSt
   latest.current = handlers;
 
   useEffect(() => {
-    let source: EventSource | undefined;
+    const stop = new AbortController();
     let reopen: ReturnType<typeof setTimeout> | undefined;
     let readyBefore = false;
+    let retryMs: number | undefined;
     setState("connecting");
 
-    const open = () => {
-      source = new EventSource(eventsUrl(namespace));
-      source.addEventListener("ready", () => {
-        setState("live");
-        latest.current.onReady(readyBefore);
-        readyBefore = true;
-      });
+    const newParser = () =>
+      new EventStreamParser({
+        event(type, data) {
+          if (type === "ready") {
+            setState("live");
+            latest.current.onReady(readyBefore);
+            readyBefore = true;
+            return;
+          }
 
-      for (const kind of EVENT_KINDS) {
-        source.addEventListener(kind, (message) => {
-          const event = parseEvent(kind, (message as MessageEvent<string>).data);
+          const event = parseEvent(type, data);
           if (event) {
             latest.current.onEvent(event);
           }
+        },
+        retry(milliseconds) {
+          retryMs = milliseconds;
+        },
+      });
+
+    const open = async () => {
+      // An HTTP error waits the longer delay, as EventSource gave up on one.
+      let httpError = false;
+      try {
+        const response = await send(eventsUrl(namespace), {
+          headers: { Accept: "text/event-stream" },
+          cache: "no-store",
+          signal: stop.signal,
         });
+        const type = response.headers.get("Content-Type") ?? "";
+        if (response.body && type.startsWith("text/event-stream")) {
+          await readEventStream(response.body, newParser());
+        } else {
+          // Not the stream (a proxy's page, say): as bad as an HTTP error.
+          await response.body?.cancel();
+          httpError = true;
+        }
+      } catch (error) {
+        if (stop.signal.aborted) {
+          return;
+        }
+
+        // 401 brings the key form; 403 will not change without another key.
+        if (error instanceof ApiError && [401, 403].includes(error.status)) {
+          setState("refused");
+          return;
+        }
+
+        // Status 0 is no answer at all, which waits as a dropped stream does.
+        httpError = error instanceof ApiError && error.status > 0;
       }
 
-      source.addEventListener("error", () => {
+      if (!stop.signal.aborted) {
         setState("reconnecting");
-        if (source?.readyState === EventSource.CLOSED) {
-          source.close();
-          reopen = setTimeout(open, REOPEN_DELAY_MS);
-        }
-      });
+        const delay = httpError ? REOPEN_DELAY_MS : (retryMs ?? REOPEN_DELAY_MS);
+        reopen = setTimeout(() => void open(), delay);
+      }
     };
 
-    open();
+    void open();
     return () => {
       clearTimeout(reopen);
-      source?.close();
+      stop.abort();
     };
   }, [namespace]);
 
   return state;
 }
 
-function parseEvent(kind: EventKind, data: string): TimerEvent | undefined {
+function parseEvent(type: string, data: string): TimerEvent | undefined {
+  const kind = EVENT_KINDS.find((known) => known === type);
+  if (kind === undefined) {
+    return undefined;
+  }
+
   try {
     const parsed = JSON.parse(data) as { timer?: Timer };
     return parsed.timer ? { kind, timer: parsed.timer } : undefined;

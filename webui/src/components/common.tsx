@@ -46,6 +46,7 @@ const LIVE_TEXT: Record<LiveState, string> = {
   connecting: "Connecting to live updates…",
   live: "Live: changes appear by themselves",
   reconnecting: "Live updates lost; reconnecting…",
+  refused: "No live updates: the API key does not cover this namespace",
 };
 
 export function LiveIndicator({ state }: { state: LiveState }) {

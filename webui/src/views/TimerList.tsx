@@ -3,6 +3,7 @@
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import {
   describeError,
+  downloadExport,
   exportUrl,
   type ListFilters,
   listTimers,
@@ -14,6 +15,7 @@ import {
 import { CountsBar, LiveIndicator, StatusBadge, Time } from "../components/common";
 import { describedBy, FieldError } from "../components/fields";
 import { takeFlash } from "../flash";
+import { currentKey } from "../key";
 import { applyEvent, filtersKey, type Page, pageOf } from "../listing";
 import { type TimerEvent, useLiveEvents, useThrottled } from "../live";
 import { formatRoute, type ListRoute, listOf, navigate, PAGE_SIZES } from "../route";
@@ -152,23 +154,8 @@ export function TimerList({ route, namespaces, reloadNamespaces }: Props) {
 
       <FilterForm route={route} />
 
-      <div class="exports">
-        <span>Export these filters:</span>
-        <a
-          class="button small secondary"
-          href={exportUrl(route.namespace, route.filters, "csv")}
-          download={`${route.namespace}-timers.csv`}
-        >
-          CSV
-        </a>
-        <a
-          class="button small secondary"
-          href={exportUrl(route.namespace, route.filters, "json")}
-          download={`${route.namespace}-timers.json`}
-        >
-          JSON
-        </a>
-      </div>
+      {/* Keyed by the route, so that an error of other filters goes. */}
+      <Exports key={routeKey} namespace={route.namespace} filters={route.filters} />
 
       {error ? (
         <div class="message error" role="alert">
@@ -203,6 +190,67 @@ export function TimerList({ route, namespaces, reloadNamespaces }: Props) {
         ) : null}
       </nav>
     </section>
+  );
+}
+
+type ExportFormat = "csv" | "json";
+const EXPORT_FORMATS: { format: ExportFormat; label: string }[] = [
+  { format: "csv", label: "CSV" },
+  { format: "json", label: "JSON" },
+];
+
+/**
+ * Plain links without a key, so that the browser streams an export of any
+ * size to disk; a link cannot carry a key, so with one the page fetches it.
+ */
+function Exports({ namespace, filters }: { namespace: string; filters: ListFilters }) {
+  const [error, setError] = useState<string | undefined>();
+  const [busy, setBusy] = useState(false);
+  const withKey = currentKey() !== undefined;
+
+  const save = async (format: ExportFormat) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await downloadExport(namespace, filters, format);
+    } catch (failure) {
+      setError(describeError(failure));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div class="exports">
+      <span>Export these filters:</span>
+      {EXPORT_FORMATS.map(({ format, label }) =>
+        withKey ? (
+          <button
+            key={format}
+            type="button"
+            class="small secondary"
+            disabled={busy}
+            onClick={() => void save(format)}
+          >
+            {label}
+          </button>
+        ) : (
+          <a
+            key={format}
+            class="button small secondary"
+            href={exportUrl(namespace, filters, format)}
+            download={`${namespace}-timers.${format}`}
+          >
+            {label}
+          </a>
+        ),
+      )}
+      {error ? (
+        <p class="message error" role="alert">
+          Could not export: {error}
+        </p>
+      ) : null}
+    </div>
   );
 }
 

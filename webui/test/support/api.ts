@@ -14,7 +14,11 @@ export interface TimerData {
 }
 
 export class Api {
-  constructor(private readonly baseUrl: string) {}
+  /** `token` is sent as the bearer token of every call, when given. */
+  constructor(
+    private readonly baseUrl: string,
+    private readonly token?: string,
+  ) {}
 
   async call(
     method: string,
@@ -22,12 +26,18 @@ export class Api {
     body?: unknown,
     headers: Record<string, string> = {},
   ) {
+    const sent: Record<string, string> = {};
+    if (this.token !== undefined) {
+      sent.Authorization = `Bearer ${this.token}`;
+    }
+
+    if (body !== undefined) {
+      sent["Content-Type"] = "application/json";
+    }
+
     const response = await fetch(`${this.baseUrl}/api/v1${path}`, {
       method,
-      headers:
-        body === undefined
-          ? headers
-          : { "Content-Type": "application/json", ...headers },
+      headers: { ...sent, ...headers },
       body: body === undefined ? null : JSON.stringify(body),
       signal: AbortSignal.timeout(5000),
     });

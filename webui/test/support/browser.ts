@@ -14,7 +14,7 @@ import {
   chromium,
   type Page,
 } from "playwright-core";
-import { serverCommand, TimerServer } from "./server.js";
+import { type ServerOptions, serverCommand, TimerServer } from "./server.js";
 
 export const CHROMIUM = "/usr/bin/chromium";
 
@@ -80,8 +80,13 @@ export interface PageOptions {
 /**
  * A suite with one server and one browser for all its tests. Each test
  * opens pages through the harness; they are closed after each suite.
+ * `serverOptions` shape the server, with its settings file for instance.
  */
-export function describeUi(name: string, body: (harness: Harness) => void): void {
+export function describeUi(
+  name: string,
+  body: (harness: Harness) => void,
+  serverOptions: ServerOptions = {},
+): void {
   const reason = missing();
   if (reason !== undefined) {
     if (process.env.CI === "true") {
@@ -141,7 +146,7 @@ export function describeUi(name: string, body: (harness: Harness) => void): void
 
     before(async () => {
       const [started, launched] = await Promise.all([
-        TimerServer.start(),
+        TimerServer.start(serverOptions),
         chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }),
       ]);
       server = started;

@@ -5,7 +5,7 @@
  */
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, isAbsolute, join } from "node:path";
@@ -50,11 +50,14 @@ export interface ServerOptions {
   port?: number;
   /** Fire no timers: an API process beside the one that runs them. */
   noRunner?: boolean;
+  /** The text of a timerserver.toml, written to the directory and passed. */
+  settings?: string;
 }
 
 export class TimerServer {
   readonly baseUrl: string;
   private output = "";
+  private settings: string | undefined;
 
   private constructor(
     private readonly child: ChildProcess,
@@ -94,6 +97,12 @@ export class TimerServer {
       args.push("--no-runner");
     }
 
+    if (options.settings !== undefined) {
+      const file = join(directory, "timerserver.toml");
+      writeFileSync(file, options.settings);
+      args.push("--config", file);
+    }
+
     const child = spawn(command, args, {
       // Its own directory, so that no timerserver.toml of the caller is read.
       cwd: directory,
@@ -117,6 +126,7 @@ export class TimerServer {
     });
 
     const server = new TimerServer(child, exited, port, directory, ownsDirectory);
+    server.settings = options.settings;
     try {
       await server.waitUntilReady(() => failure);
     } catch (error) {
@@ -152,6 +162,7 @@ export class TimerServer {
     const next = await TimerServer.start({
       directory: this.directory,
       port: this.port,
+      ...(this.settings === undefined ? {} : { settings: this.settings }),
     });
     next.ownsDirectory = this.ownsDirectory;
     this.ownsDirectory = false;
