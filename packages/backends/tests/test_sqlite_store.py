@@ -356,16 +356,21 @@ class TestAttemptHistory:
 
 
 class TestErrors:
-    async def test_missing_directory_is_unavailable(self, tmp_path: Path) -> None:
+    async def test_missing_directory_is_an_error_that_names_it(
+        self, tmp_path: Path
+    ) -> None:
+        # A folder that is not there is a setting to fix: retrying, as for
+        # an outage, would only hide it.
         store = SQLAlchemyStore(f"sqlite:///{tmp_path / 'absent' / 'timers.db'}")
 
-        with pytest.raises(StorageUnavailable) as caught:
+        with pytest.raises(StorageError) as caught:
             await store.initialize(shard_count=4)
 
         await store.close()
         await driver_threads_ended()
-        assert isinstance(caught.value.__cause__, sa.exc.OperationalError)
-        assert isinstance(caught.value.__cause__.orig, sqlite3.OperationalError)
+        assert not isinstance(caught.value, StorageUnavailable)
+        assert str(tmp_path / "absent") in str(caught.value)
+        assert not (tmp_path / "absent").exists()
 
     async def test_database_locked_past_the_busy_timeout_is_unavailable(
         self, database: Path

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response, StreamingResponse
 from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from timerkernel import (
     FieldError,
@@ -39,7 +40,7 @@ from timerkernel import (
 from timerkernel._parsing import check_namespace
 
 from ._errors import ApiError, from_kernel_error, invalid, invalid_field
-from .auth import ApiKeyMiddleware, api_key_of
+from .auth import ApiKeyMiddleware, api_key_of, needs_key
 from .export import MEDIA_TYPES, export_csv, export_json
 from .guard import make_url_guard
 from .live import ACTIVITY_SECONDS, Activity, EventHub
@@ -102,12 +103,15 @@ class _WebUIFiles(StaticFiles):
 class ServerState:
     """What the request handlers share.
 
-    ``draining`` turns readiness red while the process shuts down.
+    ``starting`` holds every route but ``/healthz`` and ``/readyz`` at 503
+    until the storage is open; ``draining`` turns readiness red while the
+    process shuts down.
     """
 
     kernel: Kernel
     settings: Settings
     metrics: Metrics
+    starting: bool = False
     draining: bool = False
     url_guard: Callable[[str], str | None] | None = None
     events: EventHub = attrs.field(factory=EventHub)
@@ -406,6 +410,9 @@ class Api:
         return _json({"status": "ok"})
 
     async def readyz(self, request: Request) -> Response:
+        if self.state.starting:
+            raise ApiError(503, "unavailable", "the server is starting")
+
         if self.state.draining:
             raise ApiError(503, "unavailable", "the server is shutting down")
 
@@ -420,7 +427,9 @@ class Api:
         return _json({"status": "ready"})
 
     async def metrics(self, request: Request) -> Response:
-        await self.state.metrics.refresh(self.kernel)
+        if not self.state.starting:
+            await self.state.metrics.refresh(self.kernel)
+
         body, content_type = self.state.metrics.render()
         return Response(body, media_type=content_type)
 
@@ -607,6 +616,35 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
     return ApiError(500, "internal", "internal error").response()
 
 
+class StartupGate:
+    """Answers the API's routes with 503 until the storage is open.
+
+    The probes, the metrics and the pages that need no storage answer all
+    along, so that an orchestrator sees a live process that is not ready.
+    """
+
+    def __init__(self, app: ASGIApp, state: ServerState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            self.state.starting
+            and scope["type"] == "http"
+            and needs_key(scope.get("path", ""))
+        ):
+            error = ApiError(
+                503,
+                "unavailable",
+                "the server is starting: its storage is not open yet",
+                headers={"Retry-After": "1"},
+            )
+            await error.response()(scope, receive, send)
+            return
+
+        await self.app(scope, receive, send)
+
+
 def create_ops_app(state: ServerState) -> Starlette:
     """The health, readiness and metrics routes alone, for a runner process."""
     api = Api(state)
@@ -700,7 +738,10 @@ def create_app(
         ),
         *(extra_routes or []),
     ]
-    middleware = [Middleware(RequestMetricsMiddleware, metrics=state.metrics)]
+    middleware = [
+        Middleware(RequestMetricsMiddleware, metrics=state.metrics),
+        Middleware(StartupGate, state=state),
+    ]
     tracer = request_tracer(state.tracer_provider)
     if tracer is not None:
         # Outermost but for the metrics: a refused key is a traced request too.

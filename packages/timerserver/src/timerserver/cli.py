@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 
 import anyio
 import uvicorn
+from anyio.abc import TaskGroup
 
 from timerbackends import create_store
 from timerkernel import Kernel, KernelSettings, Runner, StorageError, StorageUnavailable
@@ -188,14 +189,16 @@ def _runner_for(kernel: Kernel, settings: Settings) -> Runner:
     )
 
 
-async def _open_kernel(settings: Settings, metrics: Metrics | None = None) -> Kernel:
-    """Open the storage, waiting while it is unreachable."""
-    kernel = _kernel_for(settings, metrics)
+async def _initialize(kernel: Kernel, settings: Settings) -> None:
+    """Open *kernel*'s storage, waiting while it is unreachable.
+
+    :raises StorageError: if the storage answers but cannot be used.
+    """
     delay = 0.5
     while True:
         try:
             await kernel.initialize(migrate=settings.migrate)
-            return kernel
+            return
         except StorageUnavailable as exc:
             logger.warning(
                 "storage %s unreachable, retrying in %.1fs: %s",
@@ -239,13 +242,17 @@ async def _serve(settings: Settings) -> int:
     )
     metrics = Metrics()
     try:
-        kernel = await _open_kernel(settings, metrics)
-    except (SettingsError, StorageError) as exc:
+        kernel = _kernel_for(settings, metrics)
+    except SettingsError as exc:
         logger.error("cannot open the storage: %s", exc)
         return EXIT_FAILURE
 
     _log_authentication(settings)
+    # The server listens before the storage is open, so that probes get an
+    # answer (alive, not ready) during a long migration or a database that
+    # is not up yet, instead of a refused connection.
     state = ServerState(kernel=kernel, settings=settings, metrics=metrics)
+    state.starting = True
     app = create_app(state)
     server = _Server(
         uvicorn.Config(
@@ -270,9 +277,37 @@ async def _serve(settings: Settings) -> int:
     if runner is not None:
         metrics.watch_runner(runner)
 
+    storage_failed = False
+
+    async def open_then_start(runners: TaskGroup) -> None:
+        nonlocal storage_failed
+        try:
+            await _initialize(kernel, settings)
+        except StorageError as exc:
+            logger.error("cannot open the storage: %s", exc)
+            storage_failed = True
+            server.should_exit = True
+            return
+
+        if runner is not None:
+            await runners.start(runner.run)
+
+        state.starting = False
+        logger.info(
+            "ready: serving the API on http://%s:%d",
+            settings.host,
+            settings.port,
+            extra={"action": "ready"},
+        )
+
     async def drain_on_signal(stop: anyio.Event) -> None:
         await stop.wait()
         state.draining = True
+        logger.info(
+            "draining: readiness is red; serving %.1f s more before stopping",
+            settings.shutdown_grace_seconds,
+            extra={"action": "draining"},
+        )
         await anyio.sleep(settings.shutdown_grace_seconds)
         # Event streams never end by themselves; uvicorn would wait for them.
         state.events.close()
@@ -282,23 +317,27 @@ async def _serve(settings: Settings) -> int:
         async with _stop_on_signal() as stop, anyio.create_task_group() as helpers:
             helpers.start_soon(drain_on_signal, stop)
             async with anyio.create_task_group() as runners:
-                if runner is not None:
-                    await runners.start(runner.run)
-
+                runners.start_soon(open_then_start, runners)
                 # uvicorn exits when it cannot listen; that is reported
                 # below, without the traceback of an exit from a task.
                 with contextlib.suppress(SystemExit):
                     await server.serve()
 
-                # The API has stopped taking requests; let deliveries in
-                # flight finish and release the shards before exiting.
-                if runner is not None:
+                if state.starting:
+                    # Stopped before it was ready: nothing is in flight.
+                    runners.cancel_scope.cancel()
+                elif runner is not None:
+                    # The API has stopped taking requests; let deliveries
+                    # in flight finish and release the shards.
                     runner.stop()
 
             helpers.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
             await kernel.close()
+
+    if storage_failed:
+        return EXIT_FAILURE
 
     if not server.started:
         logger.error("could not listen on %s:%d", settings.host, settings.port)
@@ -338,8 +377,8 @@ async def _run_runner(settings: Settings) -> int:
     logger.info("starting runner %s with settings %s", __version__, settings.redacted())
     metrics = Metrics()
     try:
-        kernel = await _open_kernel(settings, metrics)
-    except (SettingsError, StorageError) as exc:
+        kernel = _kernel_for(settings, metrics)
+    except SettingsError as exc:
         logger.error("cannot open the storage: %s", exc)
         return EXIT_FAILURE
 
@@ -347,6 +386,7 @@ async def _run_runner(settings: Settings) -> int:
     metrics.watch(kernel)
     metrics.watch_runner(runner)
     state = ServerState(kernel=kernel, settings=settings, metrics=metrics)
+    state.starting = True
     port = settings.runner.metrics_port
     ops = None
     if port is not None:
@@ -379,11 +419,36 @@ async def _run_runner(settings: Settings) -> int:
                 helpers.start_soon(serve_ops)
 
             async with anyio.create_task_group() as runners:
-                await runners.start(runner.run)
+
+                async def open_then_start() -> None:
+                    nonlocal failed
+                    try:
+                        await _initialize(kernel, settings)
+                    except StorageError as exc:
+                        logger.error("cannot open the storage: %s", exc)
+                        failed = True
+                        stop.set()
+                        return
+
+                    await runners.start(runner.run)
+                    state.starting = False
+                    logger.info(
+                        "ready: the runner is running", extra={"action": "ready"}
+                    )
+
+                runners.start_soon(open_then_start)
                 await stop.wait()
-                # Readiness goes red while the deliveries in flight finish.
-                state.draining = True
-                runner.stop()
+                if state.starting:
+                    runners.cancel_scope.cancel()
+                else:
+                    # Readiness goes red while the deliveries in flight finish.
+                    state.draining = True
+                    logger.info(
+                        "draining: readiness is red until the deliveries in "
+                        "flight finish",
+                        extra={"action": "draining"},
+                    )
+                    runner.stop()
 
             if ops is not None:
                 ops.should_exit = True

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any, ClassVar
 
 import attrs
@@ -284,6 +285,17 @@ class SQLiteDialect(Dialect):
         return (code & 0xFF) in _SQLITE_UNAVAILABLE
 
     async def check_server(self, engines: Engines) -> None:
+        # SQLite cannot open a file in a folder that is not there, and no
+        # retry makes one: that is a setting to fix, not an outage.
+        database = engines.writer.url.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            folder = Path(database).parent
+            if not folder.is_dir():
+                raise StorageError(
+                    f"the folder {str(folder)!r} of the SQLite database does "
+                    "not exist or is not a folder"
+                )
+
         if sqlite3.sqlite_version_info < _SQLITE_MINIMUM:
             needed = ".".join(map(str, _SQLITE_MINIMUM))
             raise StorageError(
