@@ -26,8 +26,12 @@ _TYPES = {
     sa.Double: "double precision",
 }
 
+KNOWN = [migration.version for migration in MIGRATIONS]
+LATEST = KNOWN[-1]
+NEXT = LATEST + 1
+
 EXTRA_TABLE = Migration(
-    2,
+    NEXT,
     "an extra table",
     {
         "sqlite": ("CREATE TABLE extra (x INTEGER)",),
@@ -114,6 +118,7 @@ async def test_indexes_exist(postgres_url: str, raw: AsyncConnection) -> None:
         "timers_due",
         "timers_finished",
         "timers_list",
+        "timers_status_list",
     ]
 
 
@@ -130,7 +135,7 @@ async def test_running_the_migrations_again_changes_nothing(
     await again.close()
 
     assert (await raw.execute(sa.text("SELECT * FROM schema_version"))).all() == before
-    assert await versions(raw) == [1]
+    assert await versions(raw) == KNOWN
 
 
 async def test_an_older_schema_is_refused_without_migrating(
@@ -141,19 +146,21 @@ async def test_an_older_schema_is_refused_without_migrating(
     await old.close()
 
     new = store_at(postgres_url, EXTRA_TABLE)
-    with pytest.raises(StorageError, match=r"version 1 and this code needs 2"):
+    with pytest.raises(
+        StorageError, match=rf"version {LATEST} and this code needs {NEXT}"
+    ):
         await new.initialize(shard_count=4, migrate=False)
 
     await new.initialize(shard_count=4)
     await new.close()
-    assert await versions(raw) == [1, 2]
+    assert await versions(raw) == [*KNOWN, NEXT]
 
 
 async def test_a_failing_migration_leaves_no_trace(
     postgres_url: str, raw: AsyncConnection
 ) -> None:
     broken = Migration(
-        2,
+        NEXT,
         "half right",
         {"postgresql": ("CREATE TABLE extra (x INTEGER)", "CREATE TABLE oops (")},
     )
@@ -164,7 +171,7 @@ async def test_a_failing_migration_leaves_no_trace(
 
     await store.close()
     assert "syntax error" in str(caught.value)
-    assert await versions(raw) == [1]
+    assert await versions(raw) == KNOWN
     assert await raw.scalar(sa.text("SELECT to_regclass('extra')")) is None
 
 
@@ -185,7 +192,7 @@ async def test_stores_migrating_at_once_apply_each_migration_once(
         for store in stores:
             await store.close()
 
-    assert await versions(raw) == [1, 2]
+    assert await versions(raw) == [*KNOWN, NEXT]
     assert len(counts) == 6
     assert len(set(counts)) == 1
 
@@ -226,6 +233,42 @@ async def test_processes_migrating_at_once_apply_each_migration_once(
         result.stderr for result in results
     ]
     assert len({result.stdout.strip() for result in results}) == 1
-    assert await versions(raw) == [1]
+    assert await versions(raw) == KNOWN
     applied = await raw.scalar(sa.text("SELECT count(*) FROM schema_version"))
-    assert applied == 1
+    assert applied == LATEST
+
+
+async def test_the_status_index_is_built_online_and_left_valid(
+    postgres_url: str, raw: AsyncConnection
+) -> None:
+    store = store_at(postgres_url)
+    await store.initialize(shard_count=4)
+    await store.close()
+
+    valid = await raw.scalar(
+        sa.text(
+            "SELECT indisvalid FROM pg_index "
+            "WHERE indexrelid = to_regclass('timers_status_list')"
+        )
+    )
+    assert valid is True
+
+
+async def test_an_online_migration_cut_short_is_applied_again(
+    postgres_url: str, raw: AsyncConnection
+) -> None:
+    # A process that dies after the index and before the version row leaves
+    # this state behind: the next one must finish the migration.
+    store = store_at(postgres_url)
+    await store.initialize(shard_count=4)
+    await store.insert_timers([])
+    await store.close()
+    await raw.execute(sa.text("DELETE FROM schema_version WHERE version = 2"))
+
+    again = store_at(postgres_url)
+    assert await again.initialize(shard_count=4) == 4
+    await again.close()
+
+    assert await versions(raw) == KNOWN
+    index = await raw.scalar(sa.text("SELECT to_regclass('timers_status_list')"))
+    assert index is not None

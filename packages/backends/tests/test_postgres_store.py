@@ -282,12 +282,27 @@ class TestQueryPlans:
             "Index Only Scan",
         }
 
-    async def test_list_query_reads_the_list_index(
-        self, pg_store: SQLAlchemyStore, raw: AsyncConnection
+    @pytest.mark.parametrize(
+        ("statuses", "index"),
+        [
+            pytest.param(frozenset(), "timers_list", id="any-status"),
+            pytest.param(
+                frozenset({TimerStatus.scheduled}),
+                "timers_status_list",
+                id="one-status",
+            ),
+        ],
+    )
+    async def test_list_query_reads_an_index_in_order(
+        self,
+        pg_store: SQLAlchemyStore,
+        raw: AsyncConnection,
+        statuses: frozenset[TimerStatus],
+        index: str,
     ) -> None:
         await self.analyzed(pg_store, raw)
         query = TimerQuery(
-            statuses=frozenset({TimerStatus.scheduled}),
+            statuses=statuses,
             fire_after=at(1),
             after=(at(60), "t00100"),
             id_prefix="t",
@@ -301,7 +316,7 @@ class TestQueryPlans:
         plan = await plan_of(raw, statement, parameters)
         nodes = list(plan_nodes(plan))
         assert not [node for node in nodes if node["Node Type"] in ("Sort", "Seq Scan")]
-        assert "timers_list" in {node.get("Index Name") for node in nodes}
+        assert index in {node.get("Index Name") for node in nodes}
 
     async def test_claim_looks_timers_up_by_key(
         self, pg_store: SQLAlchemyStore, raw: AsyncConnection

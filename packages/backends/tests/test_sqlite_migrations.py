@@ -42,8 +42,12 @@ def store_at(database: Path, *extra: Migration) -> SQLAlchemyStore:
     return store
 
 
+KNOWN = [migration.version for migration in MIGRATIONS]
+LATEST = KNOWN[-1]
+NEXT = LATEST + 1
+
 EXTRA_TABLE = Migration(
-    2, "an extra table", {"sqlite": ("CREATE TABLE extra (x INTEGER)",)}
+    NEXT, "an extra table", {"sqlite": ("CREATE TABLE extra (x INTEGER)",)}
 )
 
 
@@ -97,6 +101,7 @@ async def test_indexes_exist(database: Path) -> None:
         "timers_due",
         "timers_finished",
         "timers_list",
+        "timers_status_list",
     ]
 
 
@@ -115,7 +120,7 @@ async def test_running_the_migrations_again_changes_nothing(database: Path) -> N
         await again.close()
 
     assert sqlite_rows(database, "SELECT * FROM schema_version") == before
-    assert versions(database) == [1]
+    assert versions(database) == KNOWN
 
 
 async def test_an_older_schema_is_refused_without_migrating(database: Path) -> None:
@@ -124,18 +129,20 @@ async def test_an_older_schema_is_refused_without_migrating(database: Path) -> N
     await old.close()
 
     new = store_at(database, EXTRA_TABLE)
-    with pytest.raises(StorageError, match=r"version 1 and this code needs 2"):
+    with pytest.raises(
+        StorageError, match=rf"version {LATEST} and this code needs {NEXT}"
+    ):
         await new.initialize(shard_count=4, migrate=False)
 
     await new.initialize(shard_count=4)
     await new.close()
-    assert versions(database) == [1, 2]
+    assert versions(database) == [*KNOWN, NEXT]
     assert sqlite_rows(database, "SELECT count(*) FROM extra") == [(0,)]
 
 
 async def test_a_failing_migration_leaves_no_trace(database: Path) -> None:
     broken = Migration(
-        2,
+        NEXT,
         "half right",
         {"sqlite": ("CREATE TABLE extra (x INTEGER)", "CREATE TABLE oops (")},
     )
@@ -145,7 +152,7 @@ async def test_a_failing_migration_leaves_no_trace(database: Path) -> None:
         await store.initialize(shard_count=4)
 
     await store.close()
-    assert versions(database) == [1]
+    assert versions(database) == KNOWN
     tables = sqlite_rows(
         database, "SELECT name FROM sqlite_master WHERE name = 'extra'"
     )
@@ -155,7 +162,7 @@ async def test_a_failing_migration_leaves_no_trace(database: Path) -> None:
 async def test_a_migration_without_statements_for_the_dialect_is_an_error(
     database: Path,
 ) -> None:
-    store = store_at(database, Migration(2, "elsewhere only", {"postgresql": ("",)}))
+    store = store_at(database, Migration(NEXT, "elsewhere only", {"postgresql": ("",)}))
 
     with pytest.raises(StorageError, match="no statements for sqlite"):
         await store.initialize(shard_count=4)
@@ -176,7 +183,7 @@ async def test_a_newer_schema_is_used_with_a_warning(
         await store.close()
 
     assert "newer than this code" in caplog.text
-    assert versions(database) == [1, 2]
+    assert versions(database) == [*KNOWN, NEXT]
 
 
 async def test_stores_migrating_at_once_apply_each_migration_once(
@@ -196,5 +203,5 @@ async def test_stores_migrating_at_once_apply_each_migration_once(
         for store in stores:
             await store.close()
 
-    assert versions(database) == [1, 2]
+    assert versions(database) == [*KNOWN, NEXT]
     assert len(set(counts)) == 1

@@ -13,6 +13,7 @@ import yaml
 
 OPERATIONS = Path(__file__).parents[3] / "docs" / "operations"
 METRIC_NAME = re.compile(r"\btimerserver_[a-z_]+\b")
+RECORDED_NAME = re.compile(r"\btimerserver:[a-z_0-9:]+\b")
 TYPE_LINE = re.compile(r"# TYPE (\S+) (\S+)")
 # The series each kind of metric exposes beside its declared name, by
 # suffix (a counter is declared with its _total already).
@@ -93,13 +94,29 @@ class TestAlertRules:
             "TimerDeliveryFailureRate",
             "TimerShardsWithoutOwner",
             "TimerStorageErrors",
+            "TimerApiErrorBudgetBurn",
+            "TimerApiErrorBudgetSlowBurn",
+            "TimerLatenessBudgetBurn",
+            "TimerLatenessBudgetSlowBurn",
         ],
     )
     def test_the_documented_alerts_exist_and_are_complete(self, alert: str) -> None:
-        rules = {rule["alert"]: rule for rule in alert_rules()}
+        rules = {rule["alert"]: rule for rule in alert_rules() if "alert" in rule}
 
         rule = rules[alert]
         assert balanced(rule["expr"])
         assert rule["labels"]["severity"] in {"page", "ticket"}
         assert rule["annotations"]["summary"]
         assert rule["annotations"]["description"]
+
+    def test_every_recorded_series_an_alert_reads_is_recorded(self) -> None:
+        recorded = {rule["record"] for rule in alert_rules() if "record" in rule}
+        read = {
+            name
+            for rule in alert_rules()
+            for name in RECORDED_NAME.findall(rule["expr"])
+        }
+
+        assert read
+        assert read <= recorded
+        assert all(balanced(rule["expr"]) for rule in alert_rules())

@@ -11,9 +11,11 @@ how migrations are serialised between processes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -114,13 +116,15 @@ class Dialect(ABC):
     async def check_server(self, engines: Engines) -> None:
         """Raise ``StorageError`` if the database lacks what the store needs."""
 
-    # An optional hook, empty by default.
-    async def lock_migrations(self, connection: AsyncConnection) -> None:  # noqa: B027
-        """Keep other processes from migrating until this transaction ends.
+    @contextlib.asynccontextmanager
+    async def migration_lock(self, connection: AsyncConnection) -> AsyncIterator[None]:
+        """Keep other processes from migrating while the block runs.
 
-        Nothing by default: a database that serialises transactions that
-        write (SQLite) needs no more.
+        The block opens its own transaction, or none. Nothing by default: a
+        database that serialises the transactions that write (SQLite) needs
+        no more.
         """
+        yield
 
 
 # Primary result codes that say the database is busy, out of resources or

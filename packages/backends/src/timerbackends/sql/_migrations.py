@@ -6,12 +6,13 @@ and the store's other backend families (CQL, MongoDB) cannot use it at all.
 What the store needs is small, and the same on every backend: a
 ``schema_version`` table, an ordered list of migrations, each a list of
 statements per dialect, and a runner that applies the missing ones, each in
-its own transaction, recording its version in that same transaction. A
-migration that fails leaves no trace (both databases roll DDL back), and two
-processes migrating at once are serialised by the database (SQLite's write
-lock, PostgreSQL's advisory lock taken first in each migration's
-transaction; the runner re-reads the version under it), so each migration
-runs exactly once.
+its own transaction, recording its version in that same transaction (or,
+for an index built without blocking writes, statement by statement and the
+version last). A migration that fails in its transaction leaves no trace
+(both databases roll DDL back), and two processes migrating at once are
+serialised by the database (SQLite's write lock, a PostgreSQL advisory lock
+of the session taken before each migration; the runner re-reads the version
+under it), so each migration runs exactly once.
 
 Migrations are never edited once released: a change is a new migration.
 Statements are plain SQL text, not built from :mod:`._schema`, so that an
@@ -41,12 +42,18 @@ class Migration:
     """One step of the schema: its version, what it does, and its statements.
 
     ``statements`` maps a dialect name to the statements that take that
-    dialect's schema from ``version - 1`` to ``version``.
+    dialect's schema from ``version - 1`` to ``version``. For the dialects
+    in ``online`` they run outside a transaction, one by one, so that they
+    can be of the kind that does not block writes while it works (an index
+    built ``CONCURRENTLY``); such statements must be safe to run again,
+    since a process that dies between them and the version row leaves the
+    migration to the next one.
     """
 
     version: int
     description: str
     statements: Mapping[str, Sequence[str]]
+    online: frozenset[str] = frozenset()
 
 
 _BOOTSTRAP = {
@@ -254,6 +261,17 @@ CREATE TABLE store_meta (
 )
 """
 
+# -- version 2 -----------------------------------------------------------------
+
+# A namespace's timers of one status in (fire_at, id) order: a list filtered
+# by status (as the web UI's are) reads a range of it in order, where the
+# list index reads every timer of the namespace and skips the others. The
+# counts by namespace and status can read it instead of the table.
+_CREATE_STATUS_LIST_INDEX = (
+    "CREATE INDEX IF NOT EXISTS timers_status_list"
+    " ON timers (namespace, status, fire_at, id)"
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -281,8 +299,29 @@ MIGRATIONS: tuple[Migration, ...] = (
             ),
         },
     ),
+    Migration(
+        2,
+        "an index of each namespace's timers by status and fire time",
+        {
+            "sqlite": (_CREATE_STATUS_LIST_INDEX,),
+            # Built without blocking writes, while the previous release
+            # serves on; a build cut short leaves an invalid index, which
+            # the next try drops first.
+            "postgresql": (
+                "DROP INDEX CONCURRENTLY IF EXISTS timers_status_list",
+                "CREATE INDEX CONCURRENTLY timers_status_list"
+                " ON timers (namespace, status, fire_at, id)",
+            ),
+        },
+        online=frozenset({"postgresql"}),
+    ),
 )
-"""Every migration, in order; versions run 1, 2, 3... without gaps."""
+"""Every migration, in order; versions run 1, 2, 3... without gaps.
+
+Each keeps the previous release working on the schema it leaves (see
+docs/operations/availability.md): migrations add; what a release stops
+using is removed one release later at the earliest.
+"""
 
 
 async def _has_version_table(connection: AsyncConnection) -> bool:
@@ -310,7 +349,8 @@ async def upgrade(
 ) -> int:
     """Apply the migrations the database lacks; return its version after.
 
-    Each migration runs in its own transaction with the row recording it.
+    Each migration runs in its own transaction with the row recording it,
+    or, where it is ``online``, statement by statement with the row last.
     A database newer than *migrations* is left alone, with a warning.
 
     :raises StorageError: if a migration has no statements for *dialect*.
@@ -332,26 +372,15 @@ async def upgrade(
                 f"migration {migration.version} has no statements for {dialect.name}"
             )
 
-        async with engine.begin() as connection:
-            await dialect.lock_migrations(connection)
-            await connection.exec_driver_sql(_BOOTSTRAP[dialect.name])
-            # Another process may have applied it since the version was read.
-            version = await _current_version(connection)
-            if version >= migration.version:
-                continue
-
-            for statement in statements:
-                await connection.exec_driver_sql(statement)
-
-            await connection.execute(
-                sa.insert(SCHEMA_VERSION).values(
-                    version=migration.version,
-                    description=migration.description,
-                    applied_at=round(time.time() * 1000),
-                )
-            )
+        if dialect.name in migration.online:
+            applied = await _apply_online(engine, dialect, migration, statements)
+        else:
+            applied = await _apply(engine, dialect, migration, statements)
 
         version = migration.version
+        if not applied:
+            continue
+
         logger.info(
             "applied schema migration %d: %s",
             migration.version,
@@ -360,6 +389,65 @@ async def upgrade(
         )
 
     return version
+
+
+async def _apply(
+    engine: AsyncEngine,
+    dialect: Dialect,
+    migration: Migration,
+    statements: Sequence[str],
+) -> bool:
+    """Apply *migration* in one transaction; False if another process had."""
+    async with (
+        engine.connect() as connection,
+        dialect.migration_lock(connection),
+        connection.begin(),
+    ):
+        await connection.exec_driver_sql(_BOOTSTRAP[dialect.name])
+        # Another process may have applied it since the version was read.
+        if await _current_version(connection) >= migration.version:
+            return False
+
+        for statement in statements:
+            await connection.exec_driver_sql(statement)
+
+        await connection.execute(_version_row(migration))
+
+    return True
+
+
+async def _apply_online(
+    engine: AsyncEngine,
+    dialect: Dialect,
+    migration: Migration,
+    statements: Sequence[str],
+) -> bool:
+    """Apply *migration* statement by statement, outside a transaction.
+
+    The migration lock is held by the connection's session, so that two
+    processes still apply it once.
+    """
+    async with engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        async with dialect.migration_lock(autocommit):
+            await autocommit.exec_driver_sql(_BOOTSTRAP[dialect.name])
+            if await _current_version(autocommit) >= migration.version:
+                return False
+
+            for statement in statements:
+                await autocommit.exec_driver_sql(statement)
+
+            await autocommit.execute(_version_row(migration))
+
+    return True
+
+
+def _version_row(migration: Migration) -> sa.Insert:
+    return sa.insert(SCHEMA_VERSION).values(
+        version=migration.version,
+        description=migration.description,
+        applied_at=round(time.time() * 1000),
+    )
 
 
 async def check(engine: AsyncEngine, migrations: Sequence[Migration]) -> int:

@@ -11,9 +11,13 @@ tried once more by the store instead, which costs nothing when all is well.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
+from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
+import anyio
 import sqlalchemy as sa
 import sqlalchemy.exc
 from sqlalchemy.dialects import postgresql
@@ -36,7 +40,10 @@ DRIVERS = ("asyncpg", "psycopg")
 CONNECT_TIMEOUT = 5.0
 
 # Any 64-bit number, the same in every process that migrates this schema.
+logger = logging.getLogger(__name__)
+
 _MIGRATION_LOCK_KEY = 0x74696D65725F6D67
+_MIGRATION_LOCK_POLL_SECONDS = 0.1
 
 # Server errors that mean "not now" rather than "wrong": the connection
 # failed (class 08), the server is short of resources (class 53: too many
@@ -250,12 +257,32 @@ class PostgreSQLDialect(Dialect):
                 f"PostgreSQL {number} is too old: the store needs version 10 or newer"
             )
 
-    async def lock_migrations(self, connection: AsyncConnection) -> None:
-        # Released at commit or rollback. Two processes starting on an
-        # empty database would otherwise both create the tables (and one
-        # fail on a duplicate catalogue entry); the second now waits, then
-        # finds the schema current.
-        await connection.execute(
-            sa.text("SELECT pg_advisory_xact_lock(:key)"),
-            {"key": _MIGRATION_LOCK_KEY},
-        )
+    @contextlib.asynccontextmanager
+    async def migration_lock(self, connection: AsyncConnection) -> AsyncIterator[None]:
+        # A lock of the session, taken by polling between transactions: a
+        # process that waited for it inside a transaction would hold a
+        # snapshot, and an index built CONCURRENTLY by the one migrating
+        # waits for every such snapshot to end, which would never happen.
+        # Two processes starting on an empty database would otherwise both
+        # create the tables (and one fail on a duplicate catalogue entry).
+        lock = {"key": _MIGRATION_LOCK_KEY}
+        waited = False
+        while True:
+            taken = await connection.scalar(
+                sa.text("SELECT pg_try_advisory_lock(:key)"), lock
+            )
+            await connection.commit()
+            if taken:
+                break
+
+            if not waited:
+                logger.info("waiting for another process's schema migration")
+                waited = True
+
+            await anyio.sleep(_MIGRATION_LOCK_POLL_SECONDS)
+
+        try:
+            yield
+        finally:
+            await connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), lock)
+            await connection.commit()
