@@ -16,6 +16,7 @@ import pytest
 
 from backend_support import NAMESPACE, SHARDS, make_timer, succeeded_outcome
 from cassandra_support import CASSANDRA
+from timerbackends._rows import timer_to_row
 from timerbackends.cassandra import SCHEMA_VERSION, CassandraStore
 from timerbackends.cassandra._migrations import MIGRATIONS
 from timerbackends.cassandra._store import _statements
@@ -193,6 +194,66 @@ class TestDueIndex:
         assert sorted(entry.version for entry in due) == [1, 2]
         assert claimed == [timer]
         assert self.due_rows(store, 1) == [(timer.id, 2)]
+
+    async def test_an_entry_whose_create_is_under_way_is_kept(
+        self, tmp_path: Path
+    ) -> None:
+        # A create writes its entry, then the timer's row. A runner that
+        # claims in between finds no row, and must leave the entry: the row
+        # may land a moment later, and a timer without its entry would
+        # never fire. The skew bounds how long a write may take.
+        store = CassandraStore(CASSANDRA.url_for(tmp_path) + "?clock_skew=30")
+        await store.initialize(shard_count=SHARDS)
+        try:
+            now = now_millis()
+            timer = make_timer(shard=3, fire_at=now, created_at=now, updated_at=now)
+            due_key = store._due_key(timer)
+            horizon = now + timedelta(seconds=5)
+            await store._write_index(timer, due_key)
+
+            early = await store.fetch_due([3], horizon=horizon, limit=10)
+            claimed_early = await store.claim_timers(early)
+            row = timer_to_row(timer)
+            assert await store._applied("timer_insert", *row.values(), due_key)
+            later = await store.fetch_due([3], horizon=horizon, limit=10)
+            claimed_later = await store.claim_timers(later)
+        finally:
+            await store.close()
+
+        assert [entry.id for entry in early] == [timer.id]
+        assert claimed_early == []
+        assert [entry.id for entry in later] == [timer.id]
+        assert claimed_later == [timer]
+
+    async def test_an_entry_of_a_change_under_way_is_kept(self, tmp_path: Path) -> None:
+        # A change writes the new version's entry before the row moves to
+        # it: a claim in between takes the old version and leaves the new
+        # entry for the row that is on its way.
+        store = CassandraStore(CASSANDRA.url_for(tmp_path) + "?clock_skew=30")
+        await store.initialize(shard_count=SHARDS)
+        try:
+            now = now_millis()
+            timer = make_timer(shard=4, fire_at=now, created_at=now, updated_at=now)
+            await store.insert_timers([timer])
+            changed = make_timer(
+                shard=4,
+                fire_at=now + timedelta(seconds=1),
+                created_at=now,
+                updated_at=now,
+                version=2,
+            )
+            await store._write_index(changed, store._due_key(changed), old=timer)
+
+            horizon = now + timedelta(seconds=5)
+            due = await store.fetch_due([4], horizon=horizon, limit=10)
+            claimed = await store.claim_timers(due)
+            rows = self.due_rows(store, 4)
+        finally:
+            await store.close()
+
+        assert sorted(entry.version for entry in due) == [1, 2]
+        assert claimed == [timer]
+        assert (timer.id, 2) in rows
 
     async def test_the_frontier_passes_what_was_delivered(
         self, store: CassandraStore

@@ -282,7 +282,7 @@ class CassandraStore(Store):
         self._frontiers: dict[int, int] = {}
         # The due index row of each entry fetch_due returned, by key and
         # version, so that a claim can delete the rows it finds stale.
-        self._due_rows: dict[tuple[str, str, int], tuple[int, int]] = {}
+        self._due_rows: dict[tuple[str, str, int], tuple[int, int, int]] = {}
         # Each timer claim_timers returned, with its due_key, by key and
         # version: the state its outcome is written over, unless the
         # outcome's transaction finds a newer version.
@@ -1008,7 +1008,11 @@ class CassandraStore(Store):
                         # tidying of a stale entry.
                         self._due_rows.clear()
 
-                    self._due_rows[(namespace, timer_id, version)] = (bucket, due_key)
+                    self._due_rows[(namespace, timer_id, version)] = (
+                        bucket,
+                        due_key,
+                        updated_ms,
+                    )
                     taken.append(
                         DueTimer(
                             namespace, timer_id, version, from_millis(next_ms), shard
@@ -1078,8 +1082,20 @@ class CassandraStore(Store):
                     # The same row, rewritten for a newer version.
                     continue
 
+            # A write puts its entry in before the timer's row: a create
+            # whose row is not there yet, or a change whose row is still at
+            # the version before, may be on its way. Deleting the entry now
+            # would leave that state with none once the row lands; only an
+            # entry older than any write can take is an orphan of a write
+            # that failed.
+            under_way = index_row is not None and (
+                index_row[2] >= self._wall_ms() - self._skew_ms
+            )
+            if under_way and (read is None or read[0].version < entry.version):
+                continue
+
             if index_row is not None:
-                bucket, key = index_row
+                bucket, key, _ = index_row
                 stale.append(
                     self._run(
                         "due_delete",
