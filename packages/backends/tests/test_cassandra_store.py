@@ -225,36 +225,6 @@ class TestDueIndex:
         assert [entry.id for entry in later] == [timer.id]
         assert claimed_later == [timer]
 
-    async def test_an_entry_of_a_change_under_way_is_kept(self, tmp_path: Path) -> None:
-        # A change writes the new version's entry before the row moves to
-        # it: a claim in between takes the old version and leaves the new
-        # entry for the row that is on its way.
-        store = CassandraStore(CASSANDRA.url_for(tmp_path) + "?clock_skew=30")
-        await store.initialize(shard_count=SHARDS)
-        try:
-            now = now_millis()
-            timer = make_timer(shard=4, fire_at=now, created_at=now, updated_at=now)
-            await store.insert_timers([timer])
-            changed = make_timer(
-                shard=4,
-                fire_at=now + timedelta(seconds=1),
-                created_at=now,
-                updated_at=now,
-                version=2,
-            )
-            await store._write_index(changed, store._due_key(changed), old=timer)
-
-            horizon = now + timedelta(seconds=5)
-            due = await store.fetch_due([4], horizon=horizon, limit=10)
-            claimed = await store.claim_timers(due)
-            rows = self.due_rows(store, 4)
-        finally:
-            await store.close()
-
-        assert sorted(entry.version for entry in due) == [1, 2]
-        assert claimed == [timer]
-        assert (timer.id, 2) in rows
-
     async def test_the_frontier_passes_what_was_delivered(
         self, store: CassandraStore
     ) -> None:

@@ -43,7 +43,8 @@ from blackbox import (
 from timerbackends.testing.postgres import PostgresServer
 from timerclient import AsyncTimerClient, TimerClientError
 
-pytestmark = pytest.mark.slow
+# About a minute on a small machine; a slow one gets room.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 NAMESPACE = "rolling"
 API_PROCESSES = 2

@@ -40,7 +40,8 @@ from blackbox import (
 )
 from timerbackends.testing.postgres import PostgresServer, simple_query
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+# Installing the previous release may download its dependencies first.
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(600)]
 
 #: The release before this one: its packages are built from this commit.
 PREVIOUS_RELEASE = "b6a4f2f47cac32a363909b5bdc5fa8c180f4528e"
@@ -60,12 +61,20 @@ def install_previous_release(target: Path) -> Path:
             "uv is needed to install the previous release (./dev puts it on PATH)"
         )
 
-    archive = subprocess.run(
-        ["git", "-C", str(REPOSITORY), "archive", PREVIOUS_RELEASE, *PACKAGES],
-        capture_output=True,
-        check=False,
-        timeout=60,
-    )
+    command = ["git", "-C", str(REPOSITORY), "archive", PREVIOUS_RELEASE, *PACKAGES]
+    archive = subprocess.run(command, capture_output=True, check=False, timeout=60)
+    if archive.returncode != 0:
+        # A shallow clone lacks the commit: fetch it alone, where the
+        # clone's origin is at hand.
+        fetch = ["fetch", "--quiet", "--depth", "1", "origin", PREVIOUS_RELEASE]
+        subprocess.run(
+            ["git", "-C", str(REPOSITORY), *fetch],
+            capture_output=True,
+            check=False,
+            timeout=120,
+        )
+        archive = subprocess.run(command, capture_output=True, check=False, timeout=60)
+
     if archive.returncode != 0:
         pytest.fail(
             f"cannot read release {PREVIOUS_RELEASE[:12]} from the repository "
