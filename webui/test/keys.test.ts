@@ -7,6 +7,8 @@ import { Api, inMinutes, type TimerData } from "./support/api.js";
 import { describeUi, IMAGES } from "./support/browser.js";
 import {
   horizontalOverflow,
+  liveStates,
+  recordLiveStates,
   textOf,
   waitForRows,
   waitUntilLive,
@@ -51,21 +53,6 @@ function watchForKey(page: Page, token: string) {
       assert.deepEqual(leaks, [], "the key showed in a URL or the console");
     },
   };
-}
-
-/** Keep every state the live indicator passes through, however brief. */
-async function recordLiveStates(page: Page): Promise<void> {
-  await page.evaluate(() => {
-    const seen: string[] = [];
-    (window as unknown as { liveStates: string[] }).liveStates = seen;
-    new MutationObserver(() => {
-      seen.push(document.querySelector("[data-live]")?.getAttribute("data-live") ?? "");
-    }).observe(document.body, {
-      attributes: true,
-      subtree: true,
-      attributeFilter: ["data-live"],
-    });
-  });
 }
 
 async function download(page: Page, buttonText: string) {
@@ -166,9 +153,7 @@ describeUi(
 
       // The stream stayed up, so no reconnect reloaded the list: the event did it.
       await waitForRows(page, ["live-1"]);
-      const states = await page.evaluate(
-        () => (window as unknown as { liveStates: string[] }).liveStates,
-      );
+      const states = await liveStates(page);
       assert.deepEqual(states, []);
       const headers = await Promise.all(streams);
       assert.deepEqual(

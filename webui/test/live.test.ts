@@ -3,7 +3,13 @@ import { after, before, test } from "node:test";
 import type { Page } from "playwright-core";
 import { Api, inMinutes } from "./support/api.js";
 import { describeUi } from "./support/browser.js";
-import { textOf, waitForRows, waitUntilLive } from "./support/page.js";
+import {
+  liveStates,
+  recordLiveStates,
+  textOf,
+  waitForRows,
+  waitUntilLive,
+} from "./support/page.js";
 import { Receiver } from "./support/receiver.js";
 import { TimerServer } from "./support/server.js";
 
@@ -20,27 +26,6 @@ async function markDocument(page: Page): Promise<void> {
 async function assertNotReloaded(page: Page): Promise<void> {
   const mark = await page.evaluate(() => document.documentElement.dataset.testMark);
   assert.equal(mark, "unchanged", "the page was reloaded");
-}
-
-/** Keep every state the live indicator passes through, however brief. */
-async function recordLiveStates(page: Page): Promise<void> {
-  await page.evaluate(() => {
-    const seen: string[] = [];
-    (window as unknown as { liveStates: string[] }).liveStates = seen;
-    new MutationObserver(() => {
-      seen.push(document.querySelector("[data-live]")?.getAttribute("data-live") ?? "");
-    }).observe(document.body, {
-      attributes: true,
-      subtree: true,
-      attributeFilter: ["data-live"],
-    });
-  });
-}
-
-function liveStates(page: Page): Promise<string[]> {
-  return page.evaluate(
-    () => (window as unknown as { liveStates: string[] }).liveStates,
-  );
 }
 
 describeUi("live updates", (harness) => {

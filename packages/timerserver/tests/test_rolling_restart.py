@@ -323,6 +323,15 @@ def postgres(tmp_path: Path) -> Iterator[PostgresServer]:
     server.destroy()
 
 
+def spread(values: list[float]) -> dict[str, float]:
+    """Median, p99 and maximum of *values*, in milliseconds' precision."""
+    return {
+        "p50": round(statistics.median(values), 3),
+        "p99": round(percentile(values, 0.99), 3),
+        "max": round(max(values), 3),
+    }
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))
@@ -432,17 +441,15 @@ def roll_the_cluster(
 
     lost = sorted(set(load.created) - set(deliveries))
     duplicates = sum(count - 1 for count in deliveries.values())
-    lateness = [
-        first_arrival[timer_id] - fire_at.timestamp()
+    # Each delivered timer's fire time and lateness.
+    delivered = [
+        (fire_at.timestamp(), first_arrival[timer_id] - fire_at.timestamp())
         for timer_id, fire_at in load.created.items()
         if timer_id in first_arrival
     ]
     window = (restarts[0][1], restarts[-1][2])
-    during = [
-        first_arrival[timer_id] - fire_at.timestamp()
-        for timer_id, fire_at in load.created.items()
-        if timer_id in first_arrival and window[0] <= fire_at.timestamp() <= window[1]
-    ]
+    lateness = [late for _, late in delivered]
+    during = [late for due, late in delivered if window[0] <= due <= window[1]]
     report = {
         "calls": dict(load.calls),
         "failed_calls": len(load.failures),
@@ -454,16 +461,8 @@ def roll_the_cluster(
             for name, began, end in restarts
         ],
         "restart_window_seconds": round(window[1] - window[0], 1),
-        "lateness_seconds": {
-            "p50": round(statistics.median(lateness), 3),
-            "p99": round(percentile(lateness, 0.99), 3),
-            "max": round(max(lateness), 3),
-        },
-        "lateness_during_restarts_seconds": {
-            "p50": round(statistics.median(during), 3),
-            "p99": round(percentile(during, 0.99), 3),
-            "max": round(max(during), 3),
-        },
+        "lateness_seconds": spread(lateness),
+        "lateness_during_restarts_seconds": spread(during),
     }
     (tmp_path / "rolling-restart.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))

@@ -74,3 +74,24 @@ export function horizontalOverflow(page: Page) {
     return { scrollWidth: document.documentElement.scrollWidth, width, offenders };
   });
 }
+
+/** Keep every state the live indicator passes through, however brief. */
+export async function recordLiveStates(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const seen: string[] = [];
+    (window as unknown as { liveStates: string[] }).liveStates = seen;
+    new MutationObserver(() => {
+      seen.push(document.querySelector("[data-live]")?.getAttribute("data-live") ?? "");
+    }).observe(document.body, {
+      attributes: true,
+      subtree: true,
+      attributeFilter: ["data-live"],
+    });
+  });
+}
+
+export function liveStates(page: Page): Promise<string[]> {
+  return page.evaluate(
+    () => (window as unknown as { liveStates: string[] }).liveStates,
+  );
+}

@@ -189,6 +189,28 @@ def _runner_for(kernel: Kernel, settings: Settings) -> Runner:
     )
 
 
+async def _open_then_start(
+    state: ServerState, runner: Runner | None, runners: TaskGroup, ready: str
+) -> bool:
+    """Open the storage, start *runner* in *runners*, then turn ready.
+
+    :param ready: what the line logged once ready says.
+    :return: False, after logging why, if the storage cannot be used.
+    """
+    try:
+        await _initialize(state.kernel, state.settings)
+    except StorageError as exc:
+        logger.error("cannot open the storage: %s", exc)
+        return False
+
+    if runner is not None:
+        await runners.start(runner.run)
+
+    state.starting = False
+    logger.info("ready: %s", ready, extra={"action": "ready"})
+    return True
+
+
 async def _initialize(kernel: Kernel, settings: Settings) -> None:
     """Open *kernel*'s storage, waiting while it is unreachable.
 
@@ -281,24 +303,10 @@ async def _serve(settings: Settings) -> int:
 
     async def open_then_start(runners: TaskGroup) -> None:
         nonlocal storage_failed
-        try:
-            await _initialize(kernel, settings)
-        except StorageError as exc:
-            logger.error("cannot open the storage: %s", exc)
+        where = f"serving the API on http://{settings.host}:{settings.port}"
+        if not await _open_then_start(state, runner, runners, where):
             storage_failed = True
             server.should_exit = True
-            return
-
-        if runner is not None:
-            await runners.start(runner.run)
-
-        state.starting = False
-        logger.info(
-            "ready: serving the API on http://%s:%d",
-            settings.host,
-            settings.port,
-            extra={"action": "ready"},
-        )
 
     async def drain_on_signal(stop: anyio.Event) -> None:
         await stop.wait()
@@ -422,19 +430,10 @@ async def _run_runner(settings: Settings) -> int:
 
                 async def open_then_start() -> None:
                     nonlocal failed
-                    try:
-                        await _initialize(kernel, settings)
-                    except StorageError as exc:
-                        logger.error("cannot open the storage: %s", exc)
+                    where = "the runner is running"
+                    if not await _open_then_start(state, runner, runners, where):
                         failed = True
                         stop.set()
-                        return
-
-                    await runners.start(runner.run)
-                    state.starting = False
-                    logger.info(
-                        "ready: the runner is running", extra={"action": "ready"}
-                    )
 
                 runners.start_soon(open_then_start)
                 await stop.wait()
