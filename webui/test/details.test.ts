@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { before, test } from "node:test";
 import { Api, inMinutes } from "./support/api.js";
 import { describeUi } from "./support/browser.js";
-import { textOf } from "./support/page.js";
+import { textOf, waitForValues } from "./support/page.js";
 
 describeUi("the details view", (harness) => {
   let api: Api;
@@ -66,10 +66,17 @@ describeUi("the details view", (harness) => {
       JSON.stringify(payload, null, 2),
     );
 
-    const outcomes = await page
-      .locator("table.attempts tbody tr")
-      .evaluateAll((rows) => rows.map((row) => row.getAttribute("data-outcome")));
-    assert.deepEqual(outcomes, ["failed", "failed"]);
+    // The attempts come in a request of their own, after the timer's.
+    await waitForValues(
+      () =>
+        page
+          .locator("table.attempts tbody tr")
+          .evaluateAll((rows) =>
+            rows.map((row) => row.getAttribute("data-outcome") ?? ""),
+          ),
+      ["failed", "failed"],
+      "attempt outcomes",
+    );
     const numbers = await page.locator("table.attempts tbody th").allTextContents();
     assert.deepEqual(numbers, ["2", "1"]);
   });

@@ -8,9 +8,11 @@ import { describeUi, IMAGES } from "./support/browser.js";
 import {
   horizontalOverflow,
   liveStates,
+  namespaceOptions,
   recordLiveStates,
   textOf,
   waitForRows,
+  waitForValues,
   waitUntilLive,
 } from "./support/page.js";
 
@@ -192,12 +194,11 @@ describeUi(
       const page = await harness.open("#/ns/team-a?id_prefix=t-");
       await enterKey(page, TEAM_TOKEN);
       await waitForRows(page, ["t-1", "t-2"]);
-      const offered = await page
-        .locator("#namespace-options option")
-        .evaluateAll((options) =>
-          options.map((option) => option.getAttribute("value")),
-        );
-      assert.deepEqual(offered, ["team-a"]);
+      await waitForValues(
+        () => namespaceOptions(page),
+        ["team-a"],
+        "namespace options",
+      );
 
       const denied = "API key 'team' does not cover namespace 'other'";
       await page.fill("#namespace", "other");

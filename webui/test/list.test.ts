@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { before, test } from "node:test";
 import { Api, inMinutes } from "./support/api.js";
 import { describeUi } from "./support/browser.js";
-import { textOf, waitForRows } from "./support/page.js";
+import {
+  namespaceOptions,
+  textOf,
+  waitForRows,
+  waitForValues,
+} from "./support/page.js";
 
 // Fixed far-off times, read in the pages' zone, Europe/Berlin (UTC+2 in June).
 const JUNE = [
@@ -66,10 +71,11 @@ describeUi("the timer list", (harness) => {
     const page = await harness.open("#/ns/alpha");
     await waitForRows(page, ["a-1", "a-2", "a-3"]);
 
-    const options = await page
-      .locator("#namespace-options option")
-      .evaluateAll((items) => items.map((item) => (item as HTMLOptionElement).value));
-    assert.deepEqual(options, ["alpha", "beta", "filters", "pages"]);
+    await waitForValues(
+      () => namespaceOptions(page),
+      ["alpha", "beta", "filters", "pages"],
+      "namespace options",
+    );
 
     await page.fill("#namespace", "beta");
     await page.press("#namespace", "Enter");

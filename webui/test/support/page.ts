@@ -33,15 +33,35 @@ export function rowIds(page: Page): Promise<string[]> {
 }
 
 /** Wait until the list shows exactly these rows, in this order. */
-export async function waitForRows(
+export function waitForRows(
   page: Page,
   expected: string[],
+  timeout = ACTION_TIMEOUT_MS,
+) {
+  return waitForValues(() => rowIds(page), expected, "rows", timeout);
+}
+
+/** The namespaces the namespace field offers, in the order offered. */
+export function namespaceOptions(page: Page): Promise<string[]> {
+  return page
+    .locator("#namespace-options option")
+    .evaluateAll((items) => items.map((item) => (item as HTMLOptionElement).value));
+}
+
+/**
+ * Wait until `read` gives exactly `expected`. The page fills its parts from
+ * separate requests, so one part being there says nothing of another.
+ */
+export async function waitForValues(
+  read: () => Promise<string[]>,
+  expected: string[],
+  what: string,
   timeout = ACTION_TIMEOUT_MS,
 ) {
   const deadline = Date.now() + timeout;
   let last: string[] = [];
   while (Date.now() < deadline) {
-    last = await rowIds(page);
+    last = await read();
     if (JSON.stringify(last) === JSON.stringify(expected)) {
       return;
     }
@@ -50,7 +70,7 @@ export async function waitForRows(
   }
 
   throw new Error(
-    `expected rows ${JSON.stringify(expected)}, last saw ${JSON.stringify(last)}`,
+    `expected ${what} ${JSON.stringify(expected)}, last saw ${JSON.stringify(last)}`,
   );
 }
 
