@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 import pytest
@@ -31,6 +31,10 @@ NAMESPACE = "orders"
 BASE = datetime(2030, 1, 1, tzinfo=UTC)
 
 
+class AddMigration(Protocol):
+    def __call__(self, store: Store, floor: int | None = None) -> None: ...
+
+
 @attrs.frozen
 class Backend:
     """A store under test and how to make one.
@@ -43,14 +47,15 @@ class Backend:
     :param marks: pytest marks, for backends that need a server.
     :param add_migration: gives a store of the backend one migration more
         than the code has, a harmless one, as the next release's code would
-        (durable backends only).
+        (durable backends only); with ``floor``, a contract migration that
+        older code no longer fits.
     """
 
     name: str
     make: Callable[[Path], Store]
     durable: bool
     marks: tuple[pytest.MarkDecorator, ...] = ()
-    add_migration: Callable[[Store], None] | None = None
+    add_migration: AddMigration | None = None
 
     def param(self) -> Any:
         """This backend as a parameter of a fixture."""

@@ -116,36 +116,43 @@ def _mongodb(directory: Path) -> Store:
 # an index, which the code that does not know it never touches.
 
 
-def _sql_migration(store: Store) -> None:
+def _sql_migration(store: Store, floor: int | None = None) -> None:
     assert isinstance(store, SQLAlchemyStore)
     known = store._migrations
-    statement = "CREATE TABLE extra (x INTEGER)"
+    version = known[-1].version + 1
+    statement = f"CREATE TABLE extra_{version} (x INTEGER)"
     step = sql_migrations.Migration(
-        known[-1].version + 1,
+        version,
         "an extra table",
         {"sqlite": (statement,), "postgresql": (statement,)},
+        floor=floor,
     )
     store._migrations = (*known, step)
 
 
-def _cassandra_migration(store: Store) -> None:
+def _cassandra_migration(store: Store, floor: int | None = None) -> None:
     assert isinstance(store, CassandraStore)
     known = store._migrations
+    version = known[-1].version + 1
     step = cassandra_migrations.Migration(
-        known[-1].version + 1,
+        version,
         "an extra table",
-        ("CREATE TABLE IF NOT EXISTS extra (x int PRIMARY KEY)",),
+        (f"CREATE TABLE IF NOT EXISTS extra_{version} (x int PRIMARY KEY)",),
+        floor=floor,
     )
     store._migrations = (*known, step)
 
 
-def _mongodb_migration(store: Store) -> None:
+def _mongodb_migration(store: Store, floor: int | None = None) -> None:
     assert isinstance(store, MongoStore)
     known = store._migrations
+    version = known[-1].version + 1
+    name = f"extra_{version}"
     step = mongodb_migrations.Migration(
-        known[-1].version + 1,
+        version,
         "an extra index",
-        (mongodb_migrations.Index("timers", "extra", (("payload", 1),)),),
+        (mongodb_migrations.Index("timers", name, ((name, 1),)),),
+        floor=floor,
     )
     store._migrations = (*known, step)
 

@@ -99,6 +99,38 @@ class TestMigrations:
 
         assert (count, stored, again) == (5, timer, 5)
 
+    async def test_code_below_the_floor_of_a_contract_migration_refuses(
+        self, durable_backend: Backend, tmp_path: Path
+    ) -> None:
+        # Release N+1 adds; release N+2 removes what release N still used,
+        # so its migration sets the floor at N+1: release N+1 keeps running
+        # on its schema, release N refuses to start rather than fail on its
+        # first write.
+        add = durable_backend.add_migration
+        assert add is not None
+        newest = durable_backend.make(tmp_path)
+        add(newest)
+        expanded = newest._migrations[-1].version  # type: ignore[attr-defined]
+        add(newest, floor=expanded)
+        await newest.initialize(shard_count=5)
+        await newest.close()
+
+        one_behind = durable_backend.make(tmp_path)
+        add(one_behind)
+        two_behind = durable_backend.make(tmp_path)
+        try:
+            count = await one_behind.initialize(shard_count=5, migrate=False)
+            too_old = rf"knows schema {expanded} or later"
+            with pytest.raises(StorageError, match=too_old):
+                await two_behind.initialize(shard_count=5, migrate=False)
+            with pytest.raises(StorageError, match=r"run a newer release"):
+                await two_behind.initialize(shard_count=5)
+        finally:
+            await one_behind.close()
+            await two_behind.close()
+
+        assert count == 5
+
 
 class TestReopen:
     async def test_reopened_store_keeps_everything(

@@ -12,6 +12,12 @@ of ``schema_version`` inserted with a lightweight transaction and a TTL (so
 that a process that died holding it does not block the next for long), and
 re-reads the version under it. Migrations are never edited once released:
 a change is a new file.
+
+A contract migration (one that removes what an older release still uses)
+says so in a line ``-- floor: N`` of its file: once it is applied, code
+that knows only schemas below N refuses to start (see
+:mod:`timerbackends._floor`). The runner records the floor as a row of
+``schema_version`` in the scope ``floor``.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from ._driver import translated, wait_for
 logger = logging.getLogger(__name__)
 
 _FILE_NAME = re.compile(r"(\d{4})_(\w+)\.cql")
+_FLOOR_LINE = re.compile(r"^--\s*floor:\s*(\d+)\s*$", re.MULTILINE)
 
 #: Seconds a migration lock lives unless released: longer than any migration.
 LOCK_TTL = 600
@@ -48,6 +55,7 @@ class Migration:
     version: int
     description: str
     statements: tuple[str, ...]
+    floor: int | None = None
 
 
 def _statements(text: str) -> tuple[str, ...]:
@@ -66,9 +74,14 @@ def load_migrations() -> tuple[Migration, ...]:
             continue
 
         number, words = match.groups()
+        text = entry.read_text()
+        floor = _FLOOR_LINE.search(text)
         found.append(
             Migration(
-                int(number), words.replace("_", " "), _statements(entry.read_text())
+                int(number),
+                words.replace("_", " "),
+                _statements(text),
+                floor=int(floor.group(1)) if floor else None,
             )
         )
 
@@ -123,6 +136,16 @@ async def schema_version(session: Session, keyspace: str) -> int:
         session,
         f"SELECT version FROM {keyspace}.schema_version "
         "WHERE scope = 'applied' ORDER BY version DESC LIMIT 1",
+    )
+    return int(rows[0][0]) if rows else 0  # type: ignore[index]
+
+
+async def schema_floor(session: Session, keyspace: str) -> int:
+    """The highest floor a migration applied to *keyspace* set; 0 for none."""
+    rows = await _run(
+        session,
+        f"SELECT version FROM {keyspace}.schema_version "
+        "WHERE scope = 'floor' ORDER BY version DESC LIMIT 1",
     )
     return int(rows[0][0]) if rows else 0  # type: ignore[index]
 
@@ -204,6 +227,20 @@ async def _apply(session: Session, migration: Migration, holder: str) -> None:
     )
     for statement in migration.statements:
         await _run(session, statement)
+
+    if migration.floor is not None:
+        # Before the version: older code refused a moment early is better
+        # than older code let in on a schema it no longer fits.
+        await _run(
+            session,
+            "INSERT INTO schema_version "
+            "(scope, version, description, applied_at, holder) "
+            "VALUES ('floor', %s, %s, %s, %s)",
+            migration.floor,
+            f"set by migration {migration.version}",
+            int(time.time() * 1000),
+            holder,
+        )
 
     await _run(
         session,

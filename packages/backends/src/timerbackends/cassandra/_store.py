@@ -65,6 +65,7 @@ from timerkernel import (
 )
 from timerkernel.abc import Store
 
+from .._floor import refuse_below_floor
 from .._rows import (
     ATTEMPT_COLUMN_NAMES,
     STATE_COLUMNS,
@@ -363,6 +364,9 @@ class CassandraStore(Store):
                 )
 
             version = await _migrations.schema_version(session, self.keyspace)
+            floor = (
+                await _migrations.schema_floor(session, self.keyspace) if version else 0
+            )
         except StorageError:
             raise
         except Exception as exc:
@@ -373,6 +377,11 @@ class CassandraStore(Store):
             raise StorageError(
                 f"the Cassandra schema is at version {version}, this code needs "
                 f"{latest}; run timerserver migrate"
+            )
+
+        if version > latest:
+            refuse_below_floor(
+                backend="Cassandra", version=version, floor=floor, latest=latest
             )
 
         await anyio.to_thread.run_sync(self._prepare_all)

@@ -6,7 +6,11 @@ treats as done when an identical index exists, so a migration cut off
 half-way runs again safely. The runner records each applied version in
 ``schema_version`` (one document per version).
 
-Migrations are never edited once released: a change is a new one.
+Migrations are never edited once released: a change is a new one. A
+contract migration (one that removes what an older release still uses)
+declares a ``floor``, recorded in its version's document: once it is
+applied, code that knows only schemas below the floor refuses to start
+(see :mod:`timerbackends._floor`).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ class Migration:
     version: int
     description: str
     indexes: tuple[Index, ...]
+    floor: int | None = None
 
 
 MIGRATIONS = (
@@ -81,6 +86,14 @@ async def schema_version(database: AsyncDatabase[dict[str, Any]]) -> int:
     return int(found["_id"]) if found else 0
 
 
+async def schema_floor(database: AsyncDatabase[dict[str, Any]]) -> int:
+    """The highest floor a migration applied to *database* set; 0 for none."""
+    found = await database["schema_version"].find_one(
+        {"floor": {"$exists": True}}, sort=[("floor", DESCENDING)]
+    )
+    return int(found["floor"]) if found else 0
+
+
 async def migrate(
     database: AsyncDatabase[dict[str, Any]],
     migrations: Sequence[Migration] = MIGRATIONS,
@@ -105,13 +118,15 @@ async def migrate(
         # Another process may have applied it at the same time; both did
         # the same.
         with contextlib.suppress(DuplicateKeyError):
-            await database["schema_version"].insert_one(
-                {
-                    "_id": migration.version,
-                    "description": migration.description,
-                    "applied_at": int(time.time() * 1000),
-                }
-            )
+            record: dict[str, Any] = {
+                "_id": migration.version,
+                "description": migration.description,
+                "applied_at": int(time.time() * 1000),
+            }
+            if migration.floor is not None:
+                record["floor"] = migration.floor
+
+            await database["schema_version"].insert_one(record)
 
         current = migration.version
 

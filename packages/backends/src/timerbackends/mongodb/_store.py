@@ -65,6 +65,7 @@ from timerkernel import (
 )
 from timerkernel.abc import Store
 
+from .._floor import refuse_below_floor
 from .._rows import (
     ATTEMPT_COLUMN_NAMES,
     TIMER_COLUMN_NAMES,
@@ -240,6 +241,14 @@ class MongoStore(Store):
                 raise StorageError(
                     f"the MongoDB schema is at version {version}, this code needs "
                     f"{latest}; run timerserver migrate"
+                )
+
+            if version > latest:
+                refuse_below_floor(
+                    backend="MongoDB",
+                    version=version,
+                    floor=await _migrations.schema_floor(database),
+                    latest=latest,
                 )
 
             meta = database["store_meta"]

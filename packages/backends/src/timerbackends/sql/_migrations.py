@@ -31,8 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from timerkernel import StorageError
 
+from .._floor import refuse_below_floor
 from ._dialects import Dialect
-from ._schema import SCHEMA_VERSION
+from ._schema import SCHEMA_VERSION, STORE_META
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,9 @@ class Migration:
     description: str
     statements: Mapping[str, Sequence[str]]
     online: frozenset[str] = frozenset()
+    floor: int | None = None
+    """For a contract migration: the oldest schema version whose code still
+    works once it is applied (see :mod:`timerbackends._floor`)."""
 
 
 _BOOTSTRAP = {
@@ -320,7 +324,8 @@ MIGRATIONS: tuple[Migration, ...] = (
 
 Each keeps the previous release working on the schema it leaves (see
 docs/operations/availability.md): migrations add; what a release stops
-using is removed one release later at the earliest.
+using is removed one release later at the earliest, by a migration that
+declares its ``floor``.
 """
 
 
@@ -351,14 +356,15 @@ async def upgrade(
 
     Each migration runs in its own transaction with the row recording it,
     or, where it is ``online``, statement by statement with the row last.
-    A database newer than *migrations* is left alone, with a warning.
+    A database newer than *migrations* is left alone, with a warning, or
+    refused when a contract migration has put its floor above them.
 
     :raises StorageError: if a migration has no statements for *dialect*.
     """
     latest = migrations[-1].version if migrations else 0
     known = await read_version(engine)
     if known is not None and known >= latest:
-        _warn_if_newer(known, latest)
+        await _check_newer(engine, known, latest)
         return known
 
     version = known or 0
@@ -411,6 +417,7 @@ async def _apply(
         for statement in statements:
             await connection.exec_driver_sql(statement)
 
+        await _raise_floor(connection, migration)
         await connection.execute(_version_row(migration))
 
     return True
@@ -437,9 +444,58 @@ async def _apply_online(
             for statement in statements:
                 await autocommit.exec_driver_sql(statement)
 
+            # The floor first: older code refused a moment early is better
+            # than older code let in on a schema it no longer fits.
+            await _raise_floor(autocommit, migration)
             await autocommit.execute(_version_row(migration))
 
     return True
+
+
+_FLOOR_KEY = "schema_floor"
+
+
+async def _raise_floor(connection: AsyncConnection, migration: Migration) -> None:
+    if migration.floor is None:
+        return
+
+    # The same text on both dialects (SQLite has had ON CONFLICT since 3.24).
+    await connection.execute(
+        sa.text(
+            "INSERT INTO store_meta (key, value) VALUES (:key, :value)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+        ),
+        {"key": _FLOOR_KEY, "value": str(migration.floor)},
+    )
+
+
+async def _read_floor(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        found = await connection.scalar(
+            sa.select(STORE_META.c.value).where(STORE_META.c.key == _FLOOR_KEY)
+        )
+
+    return int(found) if found is not None else 0
+
+
+async def _check_newer(engine: AsyncEngine, known: int, latest: int) -> None:
+    """Let older code run on a newer schema, unless the schema's floor forbids."""
+    if known <= latest:
+        return
+
+    floor = await _read_floor(engine)
+    backend = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}.get(
+        engine.dialect.name, engine.dialect.name
+    )
+    refuse_below_floor(backend=backend, version=known, floor=floor, latest=latest)
+    # Below the floor, migrations only add: older code keeps working on a
+    # newer schema during a rolling upgrade; say so, but do not refuse.
+    logger.warning(
+        "the database schema is at version %d, newer than this code's %d",
+        known,
+        latest,
+        extra={"action": "migrate", "version": known},
+    )
 
 
 def _version_row(migration: Migration) -> sa.Insert:
@@ -453,7 +509,8 @@ def _version_row(migration: Migration) -> sa.Insert:
 async def check(engine: AsyncEngine, migrations: Sequence[Migration]) -> int:
     """Return the schema version, if it is the one *migrations* leads to.
 
-    :raises StorageError: if the schema is missing or older.
+    :raises StorageError: if the schema is missing or older, or newer with
+        a floor above this code's version.
     """
     latest = migrations[-1].version if migrations else 0
     known = await read_version(engine)
@@ -469,17 +526,5 @@ async def check(engine: AsyncEngine, migrations: Sequence[Migration]) -> int:
             f"{latest}; run the migrations first (timerserver migrate)"
         )
 
-    _warn_if_newer(known, latest)
+    await _check_newer(engine, known, latest)
     return known
-
-
-def _warn_if_newer(known: int, latest: int) -> None:
-    if known > latest:
-        # Migrations only ever add, so older code keeps working on a newer
-        # schema during a rolling upgrade; say so, but do not refuse.
-        logger.warning(
-            "the database schema is at version %d, newer than this code's %d",
-            known,
-            latest,
-            extra={"action": "migrate", "version": known},
-        )
