@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import anyio
+import attrs
 import pytest
 
 from backend_support import NAMESPACE, SHARDS, make_timer, succeeded_outcome
@@ -224,6 +225,45 @@ class TestDueIndex:
         assert claimed_early == []
         assert [entry.id for entry in later] == [timer.id]
         assert claimed_later == [timer]
+
+    async def test_an_entry_of_a_change_under_way_is_kept(self, tmp_path: Path) -> None:
+        # A change writes the new version's entry before the row moves to
+        # it: a claim in between takes the old version and leaves the new
+        # entry for the row that is on its way, which a later poll claims.
+        store = CassandraStore(CASSANDRA.url_for(tmp_path) + "?clock_skew=30")
+        await store.initialize(shard_count=SHARDS)
+        try:
+            now = now_millis()
+            timer = make_timer(shard=4, fire_at=now, created_at=now, updated_at=now)
+            await store.insert_timers([timer])
+            changed = attrs.evolve(
+                timer,
+                version=2,
+                fire_at=now + timedelta(seconds=2),
+                next_attempt_at=now + timedelta(seconds=2),
+            )
+            due_key = store._due_key(changed)
+            await store._write_index(changed, due_key, old=timer)
+
+            horizon = now + timedelta(seconds=5)
+            early = await store.fetch_due([4], horizon=horizon, limit=10)
+            claimed_early = await store.claim_timers(
+                [entry for entry in early if entry.version == 2]
+            )
+            row = timer_to_row(changed)
+            del row["namespace"], row["id"]
+            assert await store._applied(
+                "timer_replace", *row.values(), due_key, timer.namespace, timer.id, 1
+            )
+            later = await store.fetch_due([4], horizon=horizon, limit=10)
+            claimed_later = await store.claim_timers(later)
+        finally:
+            await store.close()
+
+        assert sorted(entry.version for entry in early) == [1, 2]
+        assert claimed_early == []
+        assert [entry.version for entry in later if entry.id == timer.id] == [1, 2]
+        assert claimed_later == [changed]
 
     async def test_the_frontier_passes_what_was_delivered(
         self, store: CassandraStore

@@ -1091,19 +1091,18 @@ class CassandraStore(Store):
                     # The same row, rewritten for a newer version.
                     continue
 
-            # A create puts its entry in before the timer's row, which may
-            # still be on its way: deleting the entry now would leave the
-            # timer, once its row lands, with nothing that makes it fire.
-            # Only an entry older than any write can take is an orphan of a
-            # create that failed.
-            # TODO: a change has the same window (its row still at the
-            # version before the entry's); a runner that fires from memory
-            # covers its own outcomes, not a PATCH that races a claim.
-            if (
-                read is None
-                and index_row is not None
-                and index_row[2] >= self._wall_ms() - self._skew_ms
-            ):
+            # A write puts its entry in before the timer's row: a create
+            # whose row is not there yet, or a change whose row is still at
+            # the version before, may be on its way. Deleting the entry now
+            # would leave that state with nothing that makes it fire once
+            # the row lands. The entry stays for the runner's next poll,
+            # which reads it again (it is younger than the poll's change
+            # margin); only an entry older than any write can take is an
+            # orphan of a write that failed.
+            under_way = index_row is not None and (
+                index_row[2] >= self._wall_ms() - self._skew_ms
+            )
+            if under_way and (read is None or read[0].version < entry.version):
                 continue
 
             if index_row is not None:
