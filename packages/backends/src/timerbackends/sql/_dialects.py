@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -127,6 +128,29 @@ class Dialect(ABC):
         yield
 
 
+def _set_wal(cursor: Any, busy_timeout: float) -> str:
+    """Put the database in WAL mode; return the journal mode it is in.
+
+    Switching a new database to WAL takes an exclusive lock, and SQLite
+    answers "database is locked" at once, without its busy handler, to a
+    connection that asks while another is switching it: processes that
+    open a new file together (a cluster's first start) retry here for as
+    long as the busy timeout.
+    """
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            (mode,) = cursor.fetchone()
+            return str(mode)
+        except sqlite3.OperationalError as exc:
+            busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+            if not busy or time.monotonic() >= deadline:
+                raise
+
+        time.sleep(0.01)
+
+
 # Primary result codes that say the database is busy, out of resources or
 # unreachable, rather than that the statement was wrong: retrying may work.
 _SQLITE_UNAVAILABLE = frozenset(
@@ -222,8 +246,7 @@ class SQLiteDialect(Dialect):
             cursor = dbapi_connection.cursor()
             try:
                 cursor.execute(f"PRAGMA busy_timeout = {timeout_ms}")
-                cursor.execute("PRAGMA journal_mode = WAL")
-                (mode,) = cursor.fetchone()
+                mode = _set_wal(cursor, busy_timeout)
                 if str(mode).lower() != "wal":
                     logger.warning(
                         "SQLite refused WAL mode (journal mode is %s): readers "
