@@ -36,6 +36,7 @@ from timerkernel import (
     next_state,
     retry_delay,
 )
+from timerkernel._runner import _HandOff
 
 BACKOFF = RetryPolicy(
     max_attempts=6,
@@ -841,3 +842,57 @@ class TestPollsSkipWhatIsHeld:
 
         assert fired == [f"t{n:02}" for n in range(35)]
         assert max(fetch.returned for fetch in h.store.fetches) <= 10
+
+
+@pytest.mark.anyio
+class TestHandOff:
+    """The queue between the fire loop and the delivery workers."""
+
+    @staticmethod
+    def item(number: int) -> tuple[object, int]:
+        return (f"timer-{number}", number)
+
+    async def test_a_waiting_worker_takes_what_is_put_in_order(self) -> None:
+        hand_off = _HandOff()
+        taken: list[object] = []
+
+        async def worker() -> None:
+            for _ in range(3):
+                taken.append(await hand_off.take())
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(worker)
+            await anyio.wait_all_tasks_blocked()
+            assert hand_off.idle_workers == 1
+            for number in range(3):
+                hand_off.put(self.item(number))  # type: ignore[arg-type]
+
+        assert taken == [self.item(0), self.item(1), self.item(2)]
+        assert hand_off.idle_workers == 0
+
+    async def test_nothing_is_lost_when_a_woken_worker_is_cancelled(self) -> None:
+        hand_off = _HandOff()
+        taken: list[object] = []
+        scope = anyio.CancelScope()
+
+        async def doomed() -> None:
+            with scope:
+                taken.append(await hand_off.take())
+
+        async def worker() -> None:
+            while len(taken) < 2:
+                taken.append(await hand_off.take())
+
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as group:
+                group.start_soon(doomed)
+                await anyio.wait_all_tasks_blocked()
+                group.start_soon(worker)
+                await anyio.wait_all_tasks_blocked()
+                # The first item wakes the first to wait, cancelled before
+                # it runs: it takes the item, or hands its wake on.
+                hand_off.put(self.item(1))  # type: ignore[arg-type]
+                scope.cancel()
+                hand_off.put(self.item(2))  # type: ignore[arg-type]
+
+        assert sorted(taken) == [self.item(1), self.item(2)]  # type: ignore[type-var]
