@@ -8,6 +8,7 @@ the standard event loop and on uvloop.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import importlib.util
@@ -41,9 +42,14 @@ from timerkernel import (
     Timer,
     TimerStatus,
 )
-from timerkernel.http import HttpDispatcher, sign
+from timerkernel.http import HttpDispatcher, _Slots, sign
 
 pytestmark = pytest.mark.anyio
+
+
+def _loop_time() -> float:
+    return asyncio.get_running_loop().time()
+
 
 # The signature test vectors shared with the SDKs, at the repository's root.
 VECTORS_FILE = Path(__file__).parents[3] / "testdata" / "signatures.json"
@@ -929,6 +935,70 @@ class TestConnections:
 
         assert scope.cancelled_caught
         assert after == Delivered(status_code=200)
+
+    async def test_waiters_take_freed_slots_in_order(self) -> None:
+        slots = _Slots(1)
+        deadline = _loop_time() + 10
+        assert await slots.take_by(deadline)
+        taken: list[int] = []
+
+        async def wait(number: int) -> None:
+            assert await slots.take_by(deadline)
+            taken.append(number)
+
+        async with anyio.create_task_group() as group:
+            for number in range(3):
+                group.start_soon(wait, number)
+                await anyio.wait_all_tasks_blocked()
+
+            for _ in range(3):
+                slots.release()
+                await anyio.wait_all_tasks_blocked()
+
+        assert taken == [0, 1, 2]
+        assert slots.free == 0
+
+    async def test_a_waiter_past_its_deadline_gives_up_and_is_skipped(self) -> None:
+        slots = _Slots(1)
+        assert await slots.take_by(_loop_time() + 10)
+
+        assert not await slots.take_by(_loop_time() + 0.05)
+
+        # The slot that comes back goes to nobody, so it is free again.
+        slots.release()
+        assert slots.free == 1
+
+    async def test_a_cancelled_waiter_does_not_keep_a_slot(self) -> None:
+        slots = _Slots(1)
+        assert await slots.take_by(_loop_time() + 10)
+
+        with anyio.CancelScope() as scope:
+            async with anyio.create_task_group() as group:
+                group.start_soon(slots.take_by, _loop_time() + 10)
+                await anyio.wait_all_tasks_blocked()
+                scope.cancel()
+
+        slots.release()
+        assert slots.free == 1
+
+    async def test_a_slot_handed_to_a_task_being_cancelled_is_passed_on(
+        self,
+    ) -> None:
+        slots = _Slots(1)
+        assert await slots.take_by(_loop_time() + 10)
+        first = asyncio.ensure_future(slots.take_by(_loop_time() + 10))
+        second = asyncio.ensure_future(slots.take_by(_loop_time() + 10))
+        await anyio.wait_all_tasks_blocked()
+
+        # The slot reaches the first waiter, whose task is cancelled before
+        # it runs again: the slot must go on to the second.
+        slots.release()
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+
+        assert await second
+        assert slots.free == 0
 
     async def test_environment_proxy_is_not_used(
         self, monkeypatch: pytest.MonkeyPatch
