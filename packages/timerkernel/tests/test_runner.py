@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta, timezone
+from typing import Any
 
 import anyio
 import attrs
@@ -134,6 +135,57 @@ class TestNextState:
         assert attempt.started_at == at(1)
         assert attempt.duration_ms == 250
         assert changed.attempt_seq == 8
+
+    @pytest.mark.parametrize(
+        ("result", "changes"),
+        [
+            pytest.param(
+                Delivered(200),
+                {"status": TimerStatus.succeeded, "next_attempt_at": None},
+                id="delivered",
+            ),
+            pytest.param(
+                SERVER_ERROR,
+                {"status": TimerStatus.scheduled, "next_attempt_at": at(14)},
+                id="retried",
+            ),
+        ],
+    )
+    def test_an_attempt_changes_the_state_and_nothing_else(
+        self, result: DeliveryResult, changes: dict[str, Any]
+    ) -> None:
+        # Every field set apart from its default, so that a field dropped or
+        # swapped on the way shows.
+        timer = attrs.evolve(
+            make_timer(retry_policy=BACKOFF),
+            callback=Callback("http://127.0.0.1:9/x", 3.0, {"X-A": "b"}),
+            payload={"order": 7},
+            attempts=2,
+            attempt_seq=9,
+            executed_at=at(-50),
+            first_attempt_at=at(-5),
+            definition_digest="digest",
+            initial_fire_at=at(-60),
+            version=4,
+        )
+
+        changed, _ = next_state(timer, result, started_at=at(10), finished_at=at(10))
+
+        moved: dict[str, Any] = {
+            "updated_at": at(10),
+            "version": 5,
+            "attempts": 3,
+            "attempt_seq": 10,
+        }
+        if isinstance(result, Delivered):
+            moved["executed_at"] = at(10)
+        else:
+            assert isinstance(result, DeliveryFailed)
+            moved["last_error"] = changed.last_error
+            assert changed.last_error is not None
+            assert changed.last_error.message == result.message
+
+        assert changed == attrs.evolve(timer, **moved, **changes)
 
 
 @pytest.mark.anyio

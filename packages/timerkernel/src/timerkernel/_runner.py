@@ -11,7 +11,6 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import anyio
 import attrs
@@ -129,34 +128,32 @@ def next_state(
 ) -> tuple[Timer, Attempt]:
     """Return the timer after a delivery attempt, and the attempt's record."""
     attempt_number = timer.attempts + 1
+    seq = timer.attempt_seq + 1
+    started = from_millis(to_millis(started_at))
     finished = from_millis(to_millis(finished_at))
-    first_attempt_at = timer.first_attempt_at or from_millis(to_millis(started_at))
-    common: dict[str, Any] = {
-        "updated_at": finished,
-        "version": timer.version + 1,
-        "attempt_seq": timer.attempt_seq + 1,
-    }
-    record: dict[str, Any] = {
-        "seq": timer.attempt_seq + 1,
-        "attempt": attempt_number,
-        "fire_at": timer.fire_at,
-        "started_at": from_millis(to_millis(started_at)),
-        "duration_ms": max(0, round((finished_at - started_at).total_seconds() * 1000)),
-    }
+    first_attempt_at = timer.first_attempt_at or started
+    duration_ms = max(0, round((finished_at - started_at).total_seconds() * 1000))
 
     if isinstance(result, Delivered):
-        changed = attrs.evolve(
+        changed = _after_attempt(
             timer,
             status=TimerStatus.succeeded,
             attempts=attempt_number,
             next_attempt_at=None,
-            executed_at=finished,
+            last_error=timer.last_error,
+            finished=finished,
             first_attempt_at=first_attempt_at,
-            **common,
         )
-        return changed, Attempt(
-            outcome=AttemptOutcome.succeeded, status_code=result.status_code, **record
+        attempt = Attempt(
+            seq,
+            attempt_number,
+            timer.fire_at,
+            started,
+            duration_ms,
+            AttemptOutcome.succeeded,
+            result.status_code,
         )
+        return changed, attempt
 
     if isinstance(result, Rescheduled):
         # An in-process dispatcher may answer with any time; stores keep
@@ -177,11 +174,20 @@ def next_state(
                 if result.retry_policy is UNSET
                 else result.retry_policy
             ),
-            **common,
+            updated_at=finished,
+            version=timer.version + 1,
+            attempt_seq=seq,
         )
-        return changed, Attempt(
-            outcome=AttemptOutcome.rescheduled, status_code=result.status_code, **record
+        attempt = Attempt(
+            seq,
+            attempt_number,
+            timer.fire_at,
+            started,
+            duration_ms,
+            AttemptOutcome.rescheduled,
+            result.status_code,
         )
+        return changed, attempt
 
     error = LastError(
         at=finished,
@@ -204,22 +210,65 @@ def next_state(
         if next_at > deadline:
             next_at = None
 
-    changed = attrs.evolve(
+    changed = _after_attempt(
         timer,
         status=TimerStatus.scheduled if next_at is not None else TimerStatus.failed,
         attempts=attempt_number,
         next_attempt_at=next_at,
         last_error=error,
+        finished=finished,
         first_attempt_at=first_attempt_at,
-        **common,
     )
     attempt = Attempt(
-        outcome=AttemptOutcome.failed,
-        status_code=result.status_code,
-        error=error,
-        **record,
+        seq,
+        attempt_number,
+        timer.fire_at,
+        started,
+        duration_ms,
+        AttemptOutcome.failed,
+        result.status_code,
+        error,
     )
     return changed, attempt
+
+
+def _after_attempt(
+    timer: Timer,
+    *,
+    status: TimerStatus,
+    attempts: int,
+    next_attempt_at: datetime | None,
+    last_error: LastError | None,
+    finished: datetime,
+    first_attempt_at: datetime,
+) -> Timer:
+    """Return *timer* with the state an attempt that did not reschedule left.
+
+    The definition stays as it was. Built field by field rather than with
+    ``attrs.evolve``, which reads every field by name and costs three times
+    as much on a path taken by every delivery.
+    """
+    return Timer(
+        namespace=timer.namespace,
+        id=timer.id,
+        fire_at=timer.fire_at,
+        callback=timer.callback,
+        payload=timer.payload,
+        retry_policy=timer.retry_policy,
+        status=status,
+        attempts=attempts,
+        next_attempt_at=next_attempt_at,
+        last_error=last_error,
+        created_at=timer.created_at,
+        updated_at=finished,
+        executed_at=finished if status is TimerStatus.succeeded else timer.executed_at,
+        version=timer.version + 1,
+        shard=timer.shard,
+        attempt_seq=timer.attempt_seq + 1,
+        first_attempt_at=first_attempt_at,
+        definition_digest=timer.definition_digest,
+        initial_fire_at=timer.initial_fire_at,
+    )
 
 
 @attrs.define
@@ -885,12 +934,19 @@ class Runner:
 
     def _log_outcome(self, item: _Pending) -> None:
         timer = item.outcome.timer
+        kind = item.kind
+        # A delivery or a reschedule is routine, one per timer fired, as a
+        # request is to the API: logged at DEBUG, like the requests.
+        routine = kind is TimerEventKind.delivered or kind is TimerEventKind.rescheduled
+        if routine and not logger.isEnabledFor(logging.DEBUG):
+            return
+
         extra = {
             "timer_id": timer.id,
             "namespace": timer.namespace,
-            "action": item.kind.value,
+            "action": kind.value,
         }
-        if item.kind is TimerEventKind.failed:
+        if kind is TimerEventKind.failed:
             error = timer.last_error
             logger.error(
                 "timer %s/%s failed for good after %d attempts: %s",
@@ -900,7 +956,7 @@ class Runner:
                 error.message if error else "",
                 extra=extra,
             )
-        elif item.kind is TimerEventKind.retrying:
+        elif kind is TimerEventKind.retrying:
             logger.warning(
                 "timer %s/%s attempt %d failed, next at %s: %s",
                 timer.namespace,
@@ -911,11 +967,11 @@ class Runner:
                 extra=extra,
             )
         else:
-            logger.info(
+            logger.debug(
                 "timer %s/%s %s",
                 timer.namespace,
                 timer.id,
-                item.kind.value,
+                kind.value,
                 extra=extra,
             )
 
