@@ -474,7 +474,9 @@ class TestLogs:
                     retry_policy=failing,
                 )
             )
+            api.created(timer_body("works", receiver.url("/works"), fire_at=utc_now()))
             api.wait_status("fails", "failed")
+            api.wait_status("works", "succeeded")
 
         assert process.stop() == 0
 
@@ -493,8 +495,10 @@ class TestLogs:
         assert levels_of(lambda r: r.get("action") == "shards_released") == {"info"}
         assert levels_of(lambda r: r.get("action") == "retrying") == {"warning"}
         assert levels_of(lambda r: r.get("action") == "failed") == {"error"}
+        # Routine, one per timer fired: at DEBUG, as each request is.
+        assert levels_of(lambda r: r.get("action") == "delivered") == {"debug"}
 
-        (created,) = [
+        created, _ = [
             record
             for record in records
             if record.get("action") == "request" and record["status"] == 201
