@@ -291,13 +291,14 @@ def timer_from_row(row: Sequence[Any]) -> Timer:
         error_message,
         error_status,
     ) = row
+    created = from_millis(created_at)
     return Timer(
         namespace=namespace,
         id=timer_id,
         fire_at=from_millis(fire_at),
-        callback=Callback(callback_url, callback_timeout, _decode(callback_headers)),
+        callback=_callback_of(callback_url, callback_timeout, callback_headers),
         payload=_decode(payload),
-        retry_policy=RetryPolicy(
+        retry_policy=_policy_of(
             max_attempts,
             initial_interval,
             backoff_coefficient,
@@ -308,8 +309,8 @@ def timer_from_row(row: Sequence[Any]) -> Timer:
         attempts=attempts,
         next_attempt_at=_optional_time(next_attempt_at),
         last_error=_error_from(error_at, error_kind, error_message, error_status),
-        created_at=from_millis(created_at),
-        updated_at=from_millis(updated_at),
+        created_at=created,
+        updated_at=created if updated_at == created_at else from_millis(updated_at),
         executed_at=_optional_time(executed_at),
         version=version,
         shard=shard,
@@ -318,6 +319,55 @@ def timer_from_row(row: Sequence[Any]) -> Timer:
         definition_digest=definition_digest,
         initial_fire_at=_optional_time(initial_fire_at),
     )
+
+
+# Most timers share a few callbacks and retry policies. Both are frozen, so
+# rows with the same columns share one object, built (and its headers
+# decoded) once instead of for every row read; a claim reads a row for each
+# delivery. Each map is emptied when it reaches _SHARED_MAX entries, which
+# bounds it when callbacks are all different. The keys hold the numbers'
+# types too: 1 and 1.0 are one key to a dict, and a store that keeps ints
+# as ints must give back what it was given.
+_SHARED_MAX = 4096
+_callbacks: dict[tuple[Any, ...], Callback] = {}
+_policies: dict[tuple[Any, ...], RetryPolicy] = {}
+
+
+def _callback_of(url: str, timeout: float, headers: str) -> Callback:
+    key = (url, timeout, type(timeout), headers)
+    callback = _callbacks.get(key)
+    if callback is None:
+        if len(_callbacks) >= _SHARED_MAX:
+            _callbacks.clear()
+
+        callback = _callbacks[key] = Callback(url, timeout, _decode(headers))
+
+    return callback
+
+
+def _policy_of(
+    max_attempts: int,
+    initial_interval: float,
+    backoff_coefficient: float,
+    max_interval: float,
+    max_duration: float | None,
+) -> RetryPolicy:
+    fields = (
+        max_attempts,
+        initial_interval,
+        backoff_coefficient,
+        max_interval,
+        max_duration,
+    )
+    key = (*fields, *map(type, fields))
+    policy = _policies.get(key)
+    if policy is None:
+        if len(_policies) >= _SHARED_MAX:
+            _policies.clear()
+
+        policy = _policies[key] = RetryPolicy(*fields)
+
+    return policy
 
 
 def attempt_to_row(namespace: str, timer_id: str, attempt: Attempt) -> dict[str, Any]:

@@ -128,8 +128,13 @@ class Metrics:
             "Shards this process's runner took over from a runner whose lease expired.",
             registry=self.registry,
         )
-        for outcome in _DELIVERY_OUTCOMES.values():
-            self.deliveries.labels(outcome=outcome)
+        # Made at once, so that every outcome shows from the first scrape,
+        # and kept: a lookup by labels on each delivery costs more than the
+        # increment.
+        self._deliveries_by_kind = {
+            kind: self.deliveries.labels(outcome=outcome)
+            for kind, outcome in _DELIVERY_OUTCOMES.items()
+        }
 
         self._runner: Runner | None = None
         self._takeovers_seen = 0
@@ -202,7 +207,7 @@ class Metrics:
         elif event.kind is TimerEventKind.deleted:
             self.timers_deleted.labels(namespace=namespace).inc()
         elif event.attempt is not None:
-            self.deliveries.labels(outcome=_DELIVERY_OUTCOMES[event.kind]).inc()
+            self._deliveries_by_kind[event.kind].inc()
             attempt = event.attempt
             self.delivery_duration.observe(attempt.duration_ms / 1000)
             if event.due_at is not None:
