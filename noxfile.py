@@ -56,6 +56,7 @@ BENCH_REQUIREMENTS = [
     "aiohttp>=3.10",
     "matplotlib>=3.8",
     "py-spy>=0.3.14",
+    "pyinstrument>=4.6",
     "apscheduler>=3.10,<4",
     "procrastinate>=3.10,<4",
     "psycopg[binary,pool]>=3.2",

@@ -23,39 +23,73 @@ import time
 from pathlib import Path
 
 _ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+_HEAD_END = b"\r\n\r\n"
 
 
-async def _serve_connection(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seen: list[list[object]]
-) -> None:
-    try:
+class _Connection(asyncio.Protocol):
+    """One client connection: requests parsed straight from the bytes received.
+
+    A protocol rather than asyncio's streams, which cost the receiver about
+    twice the CPU per request; on two shared cores every microsecond the
+    receiver spends is taken from the service being measured.
+    """
+
+    def __init__(self, seen: list[list[object]]) -> None:
+        self.seen = seen
+        self.buffer = b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses.
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        received = time.time()
+        buffer = self.buffer + data if self.buffer else data
+        answers: list[bytes] = []
+        start = 0
         while True:
-            head = await reader.readuntil(b"\r\n\r\n")
-            received = time.time()
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
+            head_end = buffer.find(_HEAD_END, start)
+            if head_end < 0:
+                break
 
-            body = await reader.readexactly(length) if length else b""
-            if head.startswith(b"GET /arrivals?prefix="):
-                prefix = head.split(b" ", 2)[1].split(b"=", 1)[1].decode()
-                writer.write(_arrivals(seen, prefix))
-                continue
+            head = buffer[start:head_end]
+            length = _content_length(head)
+            body_start = head_end + 4
+            if len(buffer) < body_start + length:
+                break
 
-            try:
-                callback = json.loads(body)
-                seen.append(
-                    [received, callback["id"], callback["fire_at"], callback["attempt"]]
-                )
-            except (ValueError, KeyError, TypeError):
-                seen.append([received, None, None, None])
+            body = buffer[body_start : body_start + length]
+            start = body_start + length
+            answers.append(self._answer(head, body, received))
 
-            writer.write(_ANSWER)
-    except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
-        pass
-    finally:
-        writer.close()
+        self.buffer = buffer[start:]
+        if answers and self.transport is not None:
+            self.transport.write(b"".join(answers))
+
+    def _answer(self, head: bytes, body: bytes, received: float) -> bytes:
+        if head.startswith(b"GET /arrivals?prefix="):
+            prefix = head.split(b" ", 2)[1].split(b"=", 1)[1].decode()
+            return _arrivals(self.seen, prefix)
+
+        try:
+            callback = json.loads(body)
+            self.seen.append(
+                [received, callback["id"], callback["fire_at"], callback["attempt"]]
+            )
+        except (ValueError, KeyError, TypeError):
+            self.seen.append([received, None, None, None])
+
+        return _ANSWER
+
+
+def _content_length(head: bytes) -> int:
+    at = head.lower().find(b"\r\ncontent-length:")
+    if at < 0:
+        return 0
+
+    end = head.find(b"\r\n", at + 2)
+    return int(head[at + 17 : end if end >= 0 else len(head)])
 
 
 def _arrivals(seen: list[list[object]], prefix: str) -> bytes:
@@ -85,11 +119,8 @@ async def main(port: int, output: str) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
 
-    server = await asyncio.start_server(
-        lambda reader, writer: _serve_connection(reader, writer, seen),
-        "127.0.0.1",
-        port,
-        backlog=1024,
+    server = await loop.create_server(
+        lambda: _Connection(seen), "127.0.0.1", port, backlog=1024
     )
     print("ready", flush=True)
     async with server:
