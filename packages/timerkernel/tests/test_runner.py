@@ -948,3 +948,29 @@ class TestHandOff:
                 hand_off.put(self.item(2))  # type: ignore[arg-type]
 
         assert sorted(taken) == [self.item(1), self.item(2)]  # type: ignore[type-var]
+
+    async def test_a_worker_cancelled_before_the_put_is_passed_over(self) -> None:
+        hand_off = _HandOff()
+        taken: list[object] = []
+        scope = anyio.CancelScope()
+
+        async def doomed() -> None:
+            with scope:
+                taken.append(await hand_off.take())
+
+        async def worker() -> None:
+            taken.append(await hand_off.take())
+
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as group:
+                group.start_soon(doomed)
+                await anyio.wait_all_tasks_blocked()
+                group.start_soon(worker)
+                await anyio.wait_all_tasks_blocked()
+                # Cancelled, but not yet run to leave the queue of sleepers:
+                # the item must wake the other worker.
+                scope.cancel()
+                hand_off.put(self.item(1))  # type: ignore[arg-type]
+
+        assert taken == [self.item(1)]
+        assert hand_off.idle_workers == 0
