@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from timerbackends.sql import SQLAlchemyStore
 from timerbackends.testing.postgres import PostgresNotFound, ensure_postgres_bin
@@ -29,19 +29,34 @@ def require_postgres() -> None:
 
 
 @contextmanager
-def statements_run(engine: AsyncEngine) -> Iterator[list[tuple[str, Any]]]:
-    """Collect the SQL and parameters that *engine* sends to the driver."""
+def statements_run(store: SQLAlchemyStore) -> Iterator[list[tuple[str, Any]]]:
+    """Collect the SQL and parameters that the store's readers send to the driver.
+
+    Both ways: through SQLAlchemy, and the plain reads that go to asyncpg's
+    own fetch (``SQLAlchemyStore._fetch``).
+    """
     seen: list[tuple[str, Any]] = []
+    engine = store._engines.readers
 
     def before(
         _conn: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any
     ) -> None:
         seen.append((statement, parameters))
 
+    fetch = store._fetch
+
+    async def fetch_and_note(
+        connection: AsyncConnection, sql: str, values: Sequence[Any]
+    ) -> Sequence[Sequence[Any]]:
+        seen.append((sql, tuple(values)))
+        return await fetch(connection, sql, values)
+
     event.listen(engine.sync_engine, "before_cursor_execute", before)
+    store._fetch = fetch_and_note  # type: ignore[method-assign]
     try:
         yield seen
     finally:
+        del store._fetch
         event.remove(engine.sync_engine, "before_cursor_execute", before)
 
 

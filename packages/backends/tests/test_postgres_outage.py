@@ -100,6 +100,29 @@ async def test_a_restart_between_calls_goes_unnoticed(
     assert await outage_store.insert_timers([make_timer("after")]) == [None]
 
 
+async def test_a_restart_between_runner_reads_goes_unnoticed(
+    own_server: PostgresServer, outage_store: SQLAlchemyStore
+) -> None:
+    # The runner's reads go to the driver's own fetch, past SQLAlchemy's
+    # handling of lost connections: they must recover the same way.
+    await outage_store.insert_timers([make_timer(f"t{n}") for n in range(20)])
+    shards = range(SHARDS)
+
+    async def read_as_a_runner() -> int:
+        due = await outage_store.fetch_due(shards, horizon=at(10**6), limit=100)
+        return len(await outage_store.claim_timers(due))
+
+    # Several at once, so that the pool holds several connections to lose.
+    async with anyio.create_task_group() as group:
+        for _ in range(4):
+            group.start_soon(read_as_a_runner)
+
+    own_server.restart()
+
+    for _ in range(3):
+        assert await read_as_a_runner() == 20
+
+
 async def test_ping_fails_fast_while_down(
     own_server: PostgresServer, outage_store: SQLAlchemyStore
 ) -> None:

@@ -169,7 +169,7 @@ class TestUrlsAndPools:
     async def test_readers_do_not_open_transactions(
         self, pg_store: SQLAlchemyStore
     ) -> None:
-        with statements_run(pg_store._engines.readers) as seen:
+        with statements_run(pg_store) as seen:
             await pg_store.get_timer(NAMESPACE, "x")
 
         async with pg_store._engines.readers.connect() as connection:
@@ -263,7 +263,7 @@ class TestQueryPlans:
         await self.analyzed(pg_store, raw)
         shards = [0, 2, 3, 5, 7]
 
-        with statements_run(pg_store._engines.readers) as seen:
+        with statements_run(pg_store) as seen:
             due = await pg_store.fetch_due(shards, horizon=at(10**6), limit=50)
 
         ((statement, parameters),) = seen
@@ -309,7 +309,7 @@ class TestQueryPlans:
             limit=20,
         )
 
-        with statements_run(pg_store._engines.readers) as seen:
+        with statements_run(pg_store) as seen:
             await pg_store.list_timers(NAMESPACE, query)
 
         ((statement, parameters),) = seen
@@ -324,7 +324,7 @@ class TestQueryPlans:
         await self.analyzed(pg_store, raw)
         due = await pg_store.fetch_due([4], horizon=at(10**6), limit=30)
 
-        with statements_run(pg_store._engines.readers) as seen:
+        with statements_run(pg_store) as seen:
             assert len(await pg_store.claim_timers(due)) == 30
 
         ((statement, parameters),) = seen
@@ -346,7 +346,7 @@ class TestQueryPlans:
             for n in range(0, 3000, 30)
         ]
 
-        with statements_run(pg_store._engines.readers) as seen:
+        with statements_run(pg_store) as seen:
             assert len(await pg_store.claim_timers(due)) == 100
 
         ((statement, parameters),) = seen

@@ -80,7 +80,11 @@ class Dialect(ABC):
     reads_keys_by_array: ClassVar[bool] = False
 
     #: Whether text columns can hold the NUL character.
-    text_holds_nul: ClassVar[bool] = True
+    text_holds_nul: bool = True
+
+    #: Whether plain reads go through the driver's own fetch (asyncpg's),
+    #: past SQLAlchemy's adaptation of each row.
+    fetches_through_driver: bool = False
 
     #: Every exception the driver may raise; the store translates these.
     driver_errors: tuple[type[BaseException], ...] = BASE_DRIVER_ERRORS

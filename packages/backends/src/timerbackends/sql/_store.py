@@ -103,6 +103,7 @@ ATTEMPTS_KEPT = 20
 # Keys or shards per statement: far below every database's limit on bound
 # parameters (999 in old SQLite builds).
 _CHUNK = 400
+
 # Keys per statement where they go as arrays: two parameters, any length.
 _ARRAY_CHUNK = 5000
 
@@ -347,6 +348,8 @@ class SQLAlchemyStore(Store):
             try:
                 async with self._engines.readers.connect() as connection:
                     return await read(connection)
+            except _LostConnection:
+                pass
             except sqlalchemy.exc.DBAPIError as exc:
                 if not exc.connection_invalidated:
                     raise
@@ -361,6 +364,37 @@ class SQLAlchemyStore(Store):
 
             async with self._engines.readers.connect() as connection:
                 return await read(connection)
+
+    async def _fetch(
+        self, connection: AsyncConnection, sql: str, values: Sequence[Any]
+    ) -> Sequence[Sequence[Any]]:
+        """Return the rows of *sql*, a plain read, through the driver's own fetch.
+
+        For dialects that fetch through the driver, with *values* by
+        position. Only for reads outside a write transaction: SQLAlchemy's
+        adapter begins a transaction at its own first statement, which this
+        passes by.
+        """
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        try:
+            rows: Sequence[Sequence[Any]] = await driver.fetch(sql, *values)
+        except self._dialect.driver_errors as exc:
+            if not self._dialect.is_unavailable(exc):
+                raise
+
+            # SQLAlchemy cannot see what happened past it, so this does what
+            # it does on a lost connection: drop this connection, and mark
+            # every one made before it to be replaced when next taken from
+            # the pool (the server restarted, most likely, and took all of
+            # them). Then the read may run once more on a fresh one.
+            await connection.invalidate(exc)
+            pool = connection.sync_engine.pool
+            pool._invalidate(raw, exc, _checkin=False)
+            raise _LostConnection(f"the database connection was lost: {exc}") from exc
+
+        return rows
 
     async def _rows(
         self, statement: sa.Executable, parameters: Mapping[str, Any] | None = None
@@ -463,10 +497,21 @@ class SQLAlchemyStore(Store):
         return [outcomes[write] for write in batch]
 
     async def _select_timers(
-        self, connection: AsyncConnection, keys: Collection[tuple[str, str]]
+        self,
+        connection: AsyncConnection,
+        keys: Collection[tuple[str, str]],
+        *,
+        plain_read: bool = False,
     ) -> dict[tuple[str, str], Timer]:
+        """Read the stored timers among *keys*.
+
+        *plain_read* says that no write transaction is open on *connection*.
+        """
         found: dict[tuple[str, str], Timer] = {}
-        async for row in self._rows_by_key(connection, _TIMER_COLUMNS, keys):
+        rows = self._rows_by_key(
+            connection, _TIMER_COLUMNS, keys, plain_read=plain_read
+        )
+        async for row in rows:
             timer = timer_from_row(row)
             found[timer.key] = timer
 
@@ -477,6 +522,8 @@ class SQLAlchemyStore(Store):
         connection: AsyncConnection,
         columns: tuple[sa.ColumnElement[Any], ...],
         keys: Iterable[tuple[str, str]],
+        *,
+        plain_read: bool = False,
     ) -> AsyncIterator[Sequence[Any]]:
         """Yield *columns* of the stored timers among *keys*, in no order."""
         if self._dialect.reads_keys_by_array:
@@ -487,7 +534,10 @@ class SQLAlchemyStore(Store):
                 )
                 self._by_arrays[columns] = statement
 
-            async for row in self._rows_by_key_arrays(connection, statement, keys):
+            by_arrays = self._rows_by_key_arrays(
+                connection, statement, keys, plain_read=plain_read
+            )
+            async for row in by_arrays:
                 yield row
 
             return
@@ -514,19 +564,26 @@ class SQLAlchemyStore(Store):
                 for row in rows:
                     yield row
 
-    @staticmethod
     async def _rows_by_key_arrays(
+        self,
         connection: AsyncConnection,
         statement: DriverStatement,
         keys: Iterable[tuple[str, str]],
+        *,
+        plain_read: bool = False,
     ) -> AsyncIterator[Sequence[Any]]:
         """Yield the rows of *statement* (``select_by_key_arrays``) for *keys*."""
         for chunk in _chunks(list(keys), _ARRAY_CHUNK):
             namespaces = [namespace for namespace, _ in chunk]
             ids = [timer_id for _, timer_id in chunk]
-            rows = await connection.exec_driver_sql(
-                statement.sql, statement.parameters_in_order((namespaces, ids))
-            )
+            rows: Iterable[Sequence[Any]]
+            if plain_read and self._dialect.fetches_through_driver:
+                rows = await self._fetch(connection, statement.sql, (namespaces, ids))
+            else:
+                rows = await connection.exec_driver_sql(
+                    statement.sql, statement.parameters_in_order((namespaces, ids))
+                )
+
             for row in rows:
                 yield row
 
@@ -792,7 +849,7 @@ class SQLAlchemyStore(Store):
                     known_ms=known_ms,
                     since_ms=since_ms,
                 )
-                rows = await connection.execute(statement)
+                rows = await self._run_read(connection, statement)
                 found.extend(
                     DueTimer(namespace, timer_id, version, from_millis(due_at), shard)
                     for namespace, timer_id, version, due_at, shard in rows
@@ -806,6 +863,20 @@ class SQLAlchemyStore(Store):
             del found[limit:]
 
         return found
+
+    async def _run_read(
+        self, connection: AsyncConnection, statement: sa.Executable
+    ) -> Sequence[Sequence[Any]]:
+        """Return the rows of *statement*, a plain read built with its values."""
+        if not self._dialect.fetches_through_driver:
+            return (await connection.execute(statement)).all()
+
+        compiled = statement.compile(dialect=self._engines.readers.dialect)  # type: ignore[attr-defined]
+        values = compiled.params
+        positions = compiled.positiontup or ()
+        return await self._fetch(
+            connection, str(compiled), [values[name] for name in positions]
+        )
 
     async def claim_timers(self, due: Sequence[DueTimer]) -> list[Timer]:
         due = [entry for entry in due if not self._never_stored(*entry.key)]
@@ -822,7 +893,8 @@ class SQLAlchemyStore(Store):
         # drops a due timer until the next poll, firing it late for
         # nothing more than a write of another timer in the same batch.
         async def read(connection: AsyncConnection) -> dict[tuple[str, str], Timer]:
-            return await self._select_timers(connection, {entry.key for entry in due})
+            keys = {entry.key for entry in due}
+            return await self._select_timers(connection, keys, plain_read=True)
 
         stored = await self._read(read)
         claimed: list[Timer] = []
@@ -1142,6 +1214,10 @@ class SQLAlchemyStore(Store):
                 )
 
         await self._write(apply)
+
+
+class _LostConnection(StorageUnavailable):
+    """A read's connection was found dead; the read may run once more."""
 
 
 def _state_parameters(timer: Timer, expected_version: int) -> dict[str, Any]:
