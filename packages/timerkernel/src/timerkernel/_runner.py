@@ -135,6 +135,18 @@ def next_state(
     first_attempt_at = timer.first_attempt_at or started
     duration_ms = max(0, round((finished_at - started_at).total_seconds() * 1000))
 
+    def record(outcome: AttemptOutcome, error: LastError | None = None) -> Attempt:
+        return Attempt(
+            seq,
+            attempt_number,
+            timer.fire_at,
+            started,
+            duration_ms,
+            outcome,
+            result.status_code,
+            error,
+        )
+
     if isinstance(result, Delivered):
         changed = _after_attempt(
             timer,
@@ -145,16 +157,7 @@ def next_state(
             finished=finished,
             first_attempt_at=first_attempt_at,
         )
-        attempt = Attempt(
-            seq,
-            attempt_number,
-            timer.fire_at,
-            started,
-            duration_ms,
-            AttemptOutcome.succeeded,
-            result.status_code,
-        )
-        return changed, attempt
+        return changed, record(AttemptOutcome.succeeded)
 
     if isinstance(result, Rescheduled):
         # An in-process dispatcher may answer with any time; stores keep
@@ -179,16 +182,7 @@ def next_state(
             version=timer.version + 1,
             attempt_seq=seq,
         )
-        attempt = Attempt(
-            seq,
-            attempt_number,
-            timer.fire_at,
-            started,
-            duration_ms,
-            AttemptOutcome.rescheduled,
-            result.status_code,
-        )
-        return changed, attempt
+        return changed, record(AttemptOutcome.rescheduled)
 
     error = LastError(
         at=finished,
@@ -220,17 +214,7 @@ def next_state(
         finished=finished,
         first_attempt_at=first_attempt_at,
     )
-    attempt = Attempt(
-        seq,
-        attempt_number,
-        timer.fire_at,
-        started,
-        duration_ms,
-        AttemptOutcome.failed,
-        result.status_code,
-        error,
-    )
-    return changed, attempt
+    return changed, record(AttemptOutcome.failed, error)
 
 
 def _after_attempt(
