@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from typing import Any
 
 import anyio
 
+from run import free_port, spread, stop_process
 from timerbackends import create_store
 from timerkernel import (
     Callback,
@@ -52,17 +52,9 @@ RESULTS = ROOT / "bench" / "results" / "delivery_cpu.json"
 BATCH = 1000
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def _receiver() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     output = Path(tempfile.mkdtemp()) / "arrivals.json"
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / "receiver.py"), str(port), str(output)],
@@ -73,8 +65,7 @@ def _receiver() -> Iterator[str]:
         process.stdout.readline()
         yield f"http://127.0.0.1:{port}/hook"
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_process(process, timeout=30)
 
 
 async def _one_run(
@@ -157,10 +148,6 @@ def _save_profile(profiler: Any, folder: Path, name: str) -> None:
     (folder / f"delivery-{name}.html").write_text(profiler.output_html())
 
 
-def _summary(values: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stores", default="memory,sqlite,postgres")
@@ -206,7 +193,7 @@ def main() -> int:
 
     summary = {
         store: {
-            measure: _summary([result[measure] for result in results])
+            measure: spread([result[measure] for result in results])
             for measure in results[0]
         }
         for store, results in runs.items()

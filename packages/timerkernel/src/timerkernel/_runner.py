@@ -37,6 +37,7 @@ from ._model import (
     from_millis,
     to_millis,
 )
+from ._waiters import wake_oldest
 from .abc import Dispatcher
 
 logger = logging.getLogger(__name__)
@@ -289,17 +290,7 @@ class _HandOff:
 
     def put(self, item: tuple[Timer, int]) -> None:
         self._items.append(item)
-        self._wake_one()
-
-    def _wake_one(self) -> None:
-        sleeping = self._sleeping
-        while sleeping:
-            # A cancelled worker's future is cancelled at once, before the
-            # worker runs again to take it off the queue: pass over it.
-            woken = sleeping.popleft()
-            if not woken.done():
-                woken.set_result(None)
-                return
+        wake_oldest(self._sleeping, None)
 
     async def take(self) -> tuple[Timer, int]:
         while not self._items:
@@ -312,7 +303,7 @@ class _HandOff:
                     self._sleeping.remove(woken)
                 elif not woken.cancelled() and self._items:
                     # Woken, then cancelled: the wake goes to another.
-                    self._wake_one()
+                    wake_oldest(self._sleeping, None)
 
                 raise
 

@@ -48,6 +48,7 @@ from ._model import (
 )
 from ._parsing import RESERVED_HEADERS, UrlGuard, encode_json, parse_callback_answer
 from ._times import format_time
+from ._waiters import wake_oldest
 from .abc import Clock, Dispatcher
 
 if TYPE_CHECKING:
@@ -511,7 +512,7 @@ class _Slots:
         """Take a slot unless *deadline* (loop time) passes first."""
         # Free slots mean nobody is waiting: a release hands its slot to a
         # waiter before it counts one free. (Waiters that gave up may still
-        # be queued; the next release drops them.)
+        # be queued; the next release passes over them.)
         if self.free:
             self.free -= 1
             return True
@@ -533,14 +534,8 @@ class _Slots:
 
     def release(self) -> None:
         """Give a slot back, to the oldest waiter still waiting if any."""
-        waiters = self._waiters
-        while waiters:
-            waiter = waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(True)
-                return
-
-        self.free += 1
+        if not wake_oldest(self._waiters, True):
+            self.free += 1
 
 
 def _expire(waiter: asyncio.Future[bool]) -> None:

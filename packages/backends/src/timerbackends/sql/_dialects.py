@@ -80,7 +80,7 @@ class Dialect(ABC):
     reads_keys_by_array: ClassVar[bool] = False
 
     #: Whether text columns can hold the NUL character.
-    text_holds_nul: bool = True
+    text_holds_nul: ClassVar[bool] = True
 
     #: Whether plain reads go through the driver's own fetch (asyncpg's),
     #: past SQLAlchemy's adaptation of each row.

@@ -116,7 +116,7 @@ class PostgreSQLDialect(Dialect):
     locks_rows: ClassVar[bool] = True
     orders_due_arms: ClassVar[bool] = True
     reads_keys_by_array: ClassVar[bool] = True
-    text_holds_nul = False
+    text_holds_nul: ClassVar[bool] = False
 
     def __init__(self, url: URL) -> None:
         self.driver = self.driver_of(url)

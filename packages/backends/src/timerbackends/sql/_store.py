@@ -103,7 +103,6 @@ ATTEMPTS_KEPT = 20
 # Keys or shards per statement: far below every database's limit on bound
 # parameters (999 in old SQLite builds).
 _CHUNK = 400
-
 # Keys per statement where they go as arrays: two parameters, any length.
 _ARRAY_CHUNK = 5000
 
